@@ -1,0 +1,448 @@
+"""Linearizability checking: Wing–Gong/Lowe backtracking search with memoisation.
+
+The history is split into independent partitions (P-compositionality); each is searched for a
+total order of its operations that respects real time and the model. Configurations are
+(set of linearized ops as an int bitset, model state) and are memoised in a bounded cache.
+
+Pruning that keeps the search small, each sound for any deterministic model:
+- an ok op the state accepts without changing it (a matching read) is linearized at once:
+  doing it now never hurts, so there is nothing to branch on;
+- an info op is tried only where it changes the state: one that changes nothing is the same
+  as one that never happened, and an info op may never happen;
+- of several identical info ops (same call, both invoked), only the earliest is tried;
+- the op with the earliest completion must be linearized before anything invoked after it,
+  so states from which the model says it can never become legal are dropped (`reachable`);
+- the search succeeds as soon as every ok op is linearized: pending info ops may never happen.
+"""
+from __future__ import annotations
+
+import bisect
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from faultlab.checkers.models import REJECT, UNKNOWN, Call, Model, get_model
+from faultlab.checkers.verdict import UNKNOWN as VERDICT_UNKNOWN
+from faultlab.checkers.verdict import Verdict
+from faultlab.histories.errors import HistoryError
+from faultlab.histories.op import FAIL, INFO, INVOKE, OK, Op
+
+NAME = "linearizable"
+DEFAULT_MEMORY_LIMIT = 1 << 30
+"""Bytes the memo cache may use by default (1 GiB)."""
+BYTES_PER_CACHE_ENTRY = 200
+"""Measured cost of one cache entry: key tuple, set slot and bitset int (states are shared)."""
+PARALLEL_MIN_OPS = 3000
+"""Fewer operations than this are checked in one process: forking costs more than it saves."""
+_UNSET = object()
+
+
+@attrs.frozen(slots=True)
+class Entry:
+    """One operation to linearize: its call, where it was invoked and completed (None: info)."""
+
+    call: Call
+    invoke: int
+    complete: int | None
+    op: Op
+
+    def describe(self, model: Model) -> dict:
+        """Plain data naming the operation, for reports."""
+        op = self.op
+        return {"index": op.index, "process": op.process, "f": self.call.f,
+                "value": _jsonable(self.call.value),
+                "output": None if self.call.output is UNKNOWN else _jsonable(self.call.output),
+                "type": self.call.type, "invoke": self.invoke, "complete": self.complete,
+                "text": model.describe_call(self.call)}
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (set, frozenset)):
+        return sorted((_jsonable(v) for v in x), key=repr)
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    return repr(x)
+
+
+def entries_from_history(history: Iterable[Op]) -> list[Entry]:
+    """Pair invocations with completions; an invoke never completed counts as info.
+
+    Positions in the history are the real-time order, so they serve as times. Ops of a
+    process named "nemesis" are not client operations and are skipped.
+    """
+    entries: list[Entry] = []
+    open_ops: dict = {}
+    for pos, op in enumerate(history):
+        if op.process == "nemesis":
+            continue
+        if op.type == INVOKE:
+            if op.process in open_ops:
+                raise HistoryError(f"op {op.index}: process {op.process} invokes while an "
+                                   "earlier op is still open")
+            open_ops[op.process] = (pos, op)
+            continue
+        if op.process not in open_ops:
+            raise HistoryError(f"op {op.index}: {op.type} for process {op.process} with no "
+                               "open invoke")
+        start, inv = open_ops.pop(op.process)
+        if op.type == OK:
+            entries.append(Entry(Call(inv.f, inv.value, op.value, OK), start, pos, inv))
+        elif op.type == FAIL:
+            entries.append(Entry(Call(inv.f, inv.value, op.value, FAIL), start, pos, inv))
+        elif op.type == INFO:
+            entries.append(Entry(Call(inv.f, inv.value, UNKNOWN, INFO), start, None, inv))
+        else:
+            raise HistoryError(f"op {op.index}: unknown type {op.type!r}")
+    for start, inv in open_ops.values():
+        entries.append(Entry(Call(inv.f, inv.value, UNKNOWN, INFO), start, None, inv))
+    entries.sort(key=lambda e: e.invoke)
+    return entries
+
+
+@attrs.define
+class PartitionResult:
+    """The outcome of searching one partition, with the evidence for a failure."""
+
+    key: Any
+    valid: bool | str
+    ops: int
+    steps: int = 0
+    configurations: int = 0
+    cache_evictions: int = 0
+    seconds: float = 0.0
+    linearization: list[int] | None = None  # op indices in linearization order, when valid
+    failure: dict | None = None
+
+
+class _Budget(Exception):
+    """Raised inside the search when the time limit passes."""
+
+
+def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = None,
+           cache_entries: int = DEFAULT_MEMORY_LIMIT // BYTES_PER_CACHE_ENTRY,
+           key: Any = None) -> PartitionResult:
+    """Search one partition for a linearization (Wing–Gong/Lowe with the pruning above).
+
+    `entries` must be sorted by invoke position. `cache_entries` bounds the memo: when full,
+    the older half of it is dropped (the memo only saves work, so forgetting is safe).
+    """
+    started = time.monotonic()
+    n = len(entries)
+    trans = [model.compile(e.call) for e in entries]
+    is_info = [e.complete is None for e in entries]
+    ok_ids = sorted((i for i in range(n) if not is_info[i]), key=lambda i: entries[i].complete)
+    n_ok = len(ok_ids)
+    ret_bit = [0] * n
+    for rank, i in enumerate(ok_ids):
+        ret_bit[i] = 1 << rank
+    invokes = [e.invoke for e in entries]
+    # prefix[rank]: the ops invoked before the rank-th earliest completion: the candidates
+    # while that op is the earliest-completing one not yet linearized.
+    prefix = [(1 << bisect.bisect_left(invokes, entries[i].complete)) - 1 for i in ok_ids]
+    twins = _earlier_twins(entries, is_info)
+    filters: list = [_UNSET] * n_ok
+    init = model.init()
+    steps = 0
+
+    def reachable(rank: int):
+        target = ok_ids[rank]
+        ret = entries[target].complete
+        conc = [entries[j].call for j in range(n) if j != target and invokes[j] < ret
+                and (is_info[j] or entries[j].complete > ret)]
+        filters[rank] = f = model.reachable(entries[target].call, conc)
+        return f
+
+    def expand(lin: int, linr: int, state):
+        """Close a configuration under state-preserving ok ops; list the branches.
+
+        Returns (lin, linr, closed ops, branches); branches is None when every ok op is
+        linearized (success) and empty at a dead end.
+        """
+        nonlocal steps
+        closed = []
+        rank = ((linr + 1) & ~linr).bit_length() - 1
+        if rank == n_ok:
+            return lin, linr, closed, None
+        pm = prefix[rank]
+        todo = pm & ~lin
+        branches = []
+        while True:
+            while todo:
+                low = todo & -todo
+                todo ^= low
+                i = low.bit_length() - 1
+                tw = twins[i]
+                if tw and tw & ~lin:
+                    continue  # an identical, earlier info op is tried instead
+                steps += 1
+                new = trans[i](state)
+                if new is REJECT:
+                    continue
+                if new == state:
+                    if not is_info[i]:
+                        lin |= low
+                        linr |= ret_bit[i]
+                        closed.append(i)
+                    continue
+                branches.append((low, i, new))
+            rank = ((linr + 1) & ~linr).bit_length() - 1
+            if rank == n_ok:
+                return lin, linr, closed, None
+            if prefix[rank] == pm:
+                break
+            todo = prefix[rank] & ~pm
+            pm = prefix[rank]
+        f = filters[rank]
+        if f is _UNSET:
+            f = reachable(rank)
+        if f is not None and not f(state):
+            branches = []
+        return lin, linr, closed, branches
+
+    result = PartitionResult(key=key, valid=True, ops=n)
+    lin, linr, closed, branches = expand(0, 0, init)
+    path: list[list[int]] = [closed]
+    best = _Deepest(lin, linr, init, path)
+    cache: set = set()
+    old: set = set()
+    half = max(1, cache_entries // 2)
+    nodes = 0
+    stack = [(lin, linr, iter(branches or ()))]
+    try:
+        while branches is not None and stack:
+            lin, linr, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                continue
+            low, i, state = nxt
+            nlin = lin | low
+            pre = (nlin, state)
+            if pre in cache or pre in old:
+                continue
+            cache.add(pre)
+            nodes += 1
+            if not nodes & 1023 and deadline is not None and time.monotonic() > deadline:
+                raise _Budget
+            nlin, nlinr, closed, branches = expand(nlin, linr | ret_bit[i], state)
+            if branches is None:
+                path.append([i, *closed])
+                break
+            if closed:
+                post = (nlin, state)
+                if post in cache or post in old:
+                    continue
+                cache.add(post)
+            if len(cache) >= half:
+                old, cache = cache, set()
+                result.cache_evictions += len(old)
+            if nlin.bit_count() >= best.depth:
+                best.offer(nlin, nlinr, state, path, [i, *closed])
+            if branches:
+                stack.append((nlin, nlinr, iter(branches)))
+                path.append([i, *closed])
+    except _Budget:
+        result.valid = VERDICT_UNKNOWN
+    result.steps, result.configurations = steps, nodes
+    if result.valid is True:
+        if branches is None:
+            result.linearization = [entries[i].op.index for part in path for i in part]
+        else:
+            result.valid = False
+    if result.valid is not True:
+        result.failure = best.report(entries, model, ok_ids, prefix)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _earlier_twins(entries: Sequence[Entry], is_info: list[bool]) -> list[int]:
+    """For each info op, the bitset of earlier info ops making the identical call."""
+    seen: dict = {}
+    twins = [0] * len(entries)
+    for i, e in enumerate(entries):
+        if not is_info[i]:
+            continue
+        try:
+            k = (e.call.f, _freeze_key(e.call.value))
+            hash(k)
+        except TypeError:
+            continue
+        twins[i] = seen.get(k, 0)
+        seen[k] = twins[i] | (1 << i)
+    return twins
+
+
+def _freeze_key(x):
+    if isinstance(x, list):
+        return tuple(_freeze_key(v) for v in x)
+    return x
+
+
+@attrs.define
+class _Deepest:
+    """The configurations with the most ops linearized: the evidence of a failure."""
+
+    lin: int
+    linr: int
+    state: Any
+    path: list
+    depth: int = -1
+    states: list = attrs.field(factory=list)
+
+    def __attrs_post_init__(self):
+        self.offer(self.lin, self.linr, self.state, self.path, [])
+
+    def offer(self, lin: int, linr: int, state, path: list, last: list) -> None:
+        depth = lin.bit_count()
+        if depth > self.depth:
+            self.depth, self.lin, self.linr = depth, lin, linr
+            self.path = [i for part in path for i in part] + last
+            self.states = [state]
+        elif depth == self.depth and lin == self.lin and state not in self.states \
+                and len(self.states) < 8:
+            self.states.append(state)
+
+    def report(self, entries, model: Model, ok_ids: list[int], prefix: list[int]) -> dict:
+        rank = ((self.linr + 1) & ~self.linr).bit_length() - 1
+        blocking = ok_ids[rank] if rank < len(ok_ids) else None
+        concurrent = []
+        if blocking is not None:
+            mask = prefix[rank] & ~self.lin & ~(1 << blocking)
+            concurrent = [entries[i].describe(model) for i in range(len(entries))
+                          if mask >> i & 1]
+        return {
+            "linearized": self.depth,
+            "prefix": [entries[i].describe(model) for i in self.path],
+            "op": entries[blocking].describe(model) if blocking is not None else None,
+            "concurrent": concurrent,
+            "states": [model.describe(s) for s in self.states],
+        }
+
+
+def _check_partition(args) -> PartitionResult:
+    """Worker entry point for process pools."""
+    key, entries, model, deadline, cache_entries = args
+    return search(entries, model, deadline=deadline, cache_entries=cache_entries, key=key)
+
+
+def partitions(entries: list[Entry], model: Model) -> list[tuple[Any, list[Entry]]]:
+    """The independent parts of a history, in order of their first operation."""
+    kept = [e for e in entries if model.keep(e.call)]
+    parts = model.partition([e.call for e in kept])
+    result = [(k, [kept[i] for i in sorted(idx)]) for k, idx in parts]
+    result.sort(key=lambda p: p[1][0].invoke if p[1] else -1)
+    return result
+
+
+def check_linearizable(history: Iterable[Op], model: Model | str = "cas-register",
+                       time_limit: float | None = None, *, all_partitions: bool = False,
+                       memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                       jobs: int | None = None) -> Verdict:
+    """Check that a history is linearizable with respect to `model`.
+
+    Returns a Verdict named "linearizable": valid True, False, or "unknown" when
+    `time_limit` (seconds, for the whole check) ran out first. By default the check stops at
+    the first partition that fails; `all_partitions=True` checks and reports every one.
+    `memory_limit` bounds the memo cache in bytes. `jobs` is the number of processes used
+    for independent partitions (None: decide from the history size and the CPU count).
+    """
+    if isinstance(model, str):
+        model = get_model(model)
+    started = time.monotonic()
+    deadline = None if time_limit is None else started + time_limit
+    parts = partitions(entries_from_history(history), model)
+    cache_entries = max(1024, memory_limit // BYTES_PER_CACHE_ENTRY)
+    total_ops = sum(len(p) for _, p in parts)
+    if jobs is None:
+        jobs = min(os.cpu_count() or 1, len(parts)) if total_ops >= PARALLEL_MIN_OPS else 1
+    jobs = max(1, min(jobs, len(parts)))
+    tasks = [(k, p, model, deadline, cache_entries // jobs) for k, p in parts]
+    results = _run(tasks, jobs, all_partitions)
+    return _verdict(model, parts, results, time.monotonic() - started)
+
+
+def _run(tasks: list, jobs: int, all_partitions: bool) -> list[PartitionResult]:
+    """Search partitions in order, serially or in a process pool, stopping at the first
+    failure unless asked for all. The first failure is the first in partition order."""
+    results: list[PartitionResult] = []
+    if jobs == 1:
+        for task in tasks:
+            results.append(_check_partition(task))
+            if results[-1].valid is False and not all_partitions:
+                break
+        return results
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    # Largest partitions first keeps the processes evenly busy; results come back in order.
+    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][1]))
+    done: dict[int, PartitionResult] = {}
+    with ctx.Pool(jobs) as pool:
+        for i, res in zip(order, pool.imap(_check_partition, [tasks[i] for i in order])):
+            done[i] = res
+            if res.valid is False and not all_partitions:
+                pool.terminate()  # the verdict is decided; do not wait for the rest
+                break
+    for i in range(len(tasks)):
+        if i not in done:
+            break
+        results.append(done[i])
+        if done[i].valid is False and not all_partitions:
+            break
+    if not all_partitions and len(results) < len(done):
+        return results
+    # A failure found out of order: report it even though earlier parts were not finished.
+    results.extend(done[i] for i in sorted(done) if done[i] not in results)
+    return results
+
+
+def _key(k: Any) -> Any:
+    return _jsonable(k)
+
+
+def _verdict(model: Model, parts: list, results: list[PartitionResult],
+             seconds: float) -> Verdict:
+    failed = [r for r in results if r.valid is False]
+    undecided = [r for r in results if r.valid == VERDICT_UNKNOWN]
+    checked = {id(r.key) for r in results}
+    unchecked = [k for k, _ in parts if id(k) not in checked]
+    stats = {"partitions": len(parts), "operations": sum(len(p) for _, p in parts),
+             "steps": sum(r.steps for r in results),
+             "configurations": sum(r.configurations for r in results),
+             "cache_evictions": sum(r.cache_evictions for r in results),
+             "seconds": round(seconds, 6)}
+    anomalies: dict[str, Any] = {"model": model.name, "stats": stats}
+    if failed:
+        valid: bool | str = False
+        anomalies["failing_partitions"] = [_key(r.key) for r in failed]
+        first = failed[0]
+        where = "" if first.key is None else f" in partition {_key(first.key)!r}"
+        op = first.failure["op"]
+        explanation = (f"not linearizable{where}: after {first.failure['linearized']} "
+                       f"operations, {op['text'] if op else 'no operation'} cannot be "
+                       "linearized")
+    elif undecided:
+        valid = VERDICT_UNKNOWN
+        explanation = (f"unknown: the time limit ran out with {len(undecided)} of "
+                       f"{len(parts)} partitions undecided")
+    else:
+        valid = True
+        explanation = f"linearizable ({len(parts)} partitions)" if len(parts) > 1 \
+            else "linearizable"
+    if undecided:
+        anomalies["undecided_partitions"] = [_key(r.key) for r in undecided]
+    if unchecked:
+        anomalies["unchecked_partitions"] = [_key(k) for k in unchecked]
+    witness = None
+    if failed or undecided:
+        witness = [{"partition": _key(r.key), "valid": r.valid, **r.failure}
+                   for r in failed + undecided]
+    return Verdict(name=NAME, valid=valid, explanation=explanation, anomalies=anomalies,
+                   witness=witness)

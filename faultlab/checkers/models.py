@@ -1,0 +1,497 @@
+"""Sequential specifications the linearizability checker checks histories against.
+
+A model is like Porcupine's: `init()` gives the initial state, `step(state, call)` says whether
+a call with its observed output is legal in a state and what state follows, `partition` splits
+a history into independent parts (P-compositionality), `describe` renders a state. States must
+be hashable and compare by value: the search memoises on them.
+
+The checker calls `compile(call)` once per operation to get a one-argument transition; the
+built-in models override it with closures because the search calls it millions of times.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import attrs
+
+from faultlab.histories.errors import FaultlabError
+
+OK, FAIL, INFO = "ok", "fail", "info"
+
+
+class _Sentinel:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __reduce__(self):  # keep identity across process pools
+        return (_sentinel, (self.name,))
+
+
+def _sentinel(name: str) -> _Sentinel:
+    return {"UNKNOWN": UNKNOWN, "REJECT": REJECT}[name]
+
+
+UNKNOWN = _Sentinel("UNKNOWN")
+"""The output of an operation whose completion is unknown (Jepsen `info`)."""
+REJECT = _Sentinel("REJECT")
+"""Returned by a compiled transition when the call is illegal in the state."""
+
+
+@attrs.frozen(slots=True)
+class Call:
+    """One operation as the model sees it: f, the invoked value, and the observed output.
+
+    `type` is ok, fail or info; an info call's output is UNKNOWN and the model must accept any
+    output while still applying the call's effect.
+    """
+
+    f: str
+    value: Any
+    output: Any
+    type: str = OK
+
+
+def freeze(x: Any) -> Any:
+    """A hashable equal-by-value copy: lists become tuples, dicts sorted pair tuples."""
+    if isinstance(x, list):
+        return tuple(freeze(v) for v in x)
+    if isinstance(x, dict):
+        return tuple(sorted(((freeze(k), freeze(v)) for k, v in x.items()), key=repr))
+    if isinstance(x, (set, frozenset)):
+        return frozenset(freeze(v) for v in x)
+    return x
+
+
+class ModelError(FaultlabError):
+    """A call the model does not understand (unknown f, malformed value)."""
+
+
+class Model:
+    """Base class: subclass and define `init` and `step`; the rest has sensible defaults."""
+
+    name = "model"
+
+    def init(self) -> Hashable:
+        """The state before any operation."""
+        return None
+
+    def step(self, state, call: Call) -> tuple[bool, Hashable]:
+        """(legal, next state) for applying `call` with its observed output in `state`."""
+        raise NotImplementedError
+
+    def keep(self, call: Call) -> bool:
+        """Whether the checker must consider a call: by default failed calls did not happen."""
+        return call.type != FAIL
+
+    def partition(self, calls: list[Call]) -> list[tuple[Hashable, list[int]]]:
+        """Split calls (by index) into independent groups, each checked on its own."""
+        return [(None, list(range(len(calls))))]
+
+    def compile(self, call: Call) -> Callable[[Any], Any]:
+        """A transition `state -> next state or REJECT`; override for speed."""
+        step = self.step
+
+        def transition(state):
+            legal, new = step(state, call)
+            return new if legal else REJECT
+        return transition
+
+    def reachable(self, target: Call, concurrent: list[Call]) -> Callable[[Any], bool] | None:
+        """Optional pruning: a predicate on states that is False only when `target` can never
+        become legal, if at most the `concurrent` calls run before it. None: no pruning."""
+        return None
+
+    def describe(self, state) -> str:
+        return repr(state)
+
+    def describe_call(self, call: Call) -> str:
+        out = "?" if call.output is UNKNOWN else repr(call.output)
+        return f"{call.f} {call.value!r} -> {out} ({call.type})"
+
+
+def _bad(model: Model, call: Call) -> ModelError:
+    return ModelError(f"model {model.name} does not understand operation "
+                      f"{call.f} {call.value!r}")
+
+
+class Register(Model):
+    """A read/write register starting at `initial` (nil)."""
+
+    name = "register"
+
+    def __init__(self, initial: Any = None):
+        self.initial = freeze(initial)
+
+    def init(self):
+        return self.initial
+
+    def keep(self, call: Call) -> bool:
+        # A failed op did not happen; a read whose result is unknown observed nothing.
+        return call.type != FAIL and not (call.f == "read" and call.type == INFO)
+
+    def step(self, state, call: Call):
+        new = self.compile(call)(state)
+        return (new is not REJECT), (state if new is REJECT else new)
+
+    def compile(self, call: Call):
+        f = call.f
+        if f == "read":
+            v = freeze(call.output)
+            return lambda s: s if s == v else REJECT
+        if f == "write":
+            v = freeze(call.value)
+            return lambda s: v
+        raise _bad(self, call)
+
+    def reachable(self, target: Call, concurrent: list[Call]):
+        if target.f != "read":
+            return None
+        v = freeze(target.output)
+        if any(self._writes(c, v) for c in concurrent):
+            return None
+        return lambda s: s == v
+
+    def _writes(self, call: Call, v) -> bool:
+        """Whether `call` could set the register to v."""
+        return call.f == "write" and freeze(call.value) == v
+
+    def describe(self, state) -> str:
+        return "nil" if state is None else repr(state)
+
+
+class CASRegister(Register):
+    """A register with compare-and-set; `cas` takes [from to].
+
+    By default a failed CAS is an observation, as in Porcupine: the value differed from
+    `from` at some point in the op's interval. `knossos=True` gives Knossos's weaker reading,
+    where a failed CAS simply did not happen.
+    """
+
+    name = "cas-register"
+
+    def __init__(self, initial: Any = None, knossos: bool = False):
+        super().__init__(initial)
+        self.knossos = knossos
+
+    def keep(self, call: Call) -> bool:
+        if call.type == FAIL:
+            return call.f == "cas" and not self.knossos
+        return not (call.f == "read" and call.type == INFO)
+
+    def compile(self, call: Call):
+        if call.f != "cas":
+            return super().compile(call)
+        try:
+            a, b = (freeze(x) for x in call.value)
+        except (TypeError, ValueError):
+            raise _bad(self, call) from None
+        if call.type == OK:
+            return lambda s: b if s == a else REJECT
+        if call.type == FAIL:
+            return lambda s: REJECT if s == a else s
+        return lambda s: b if s == a else s  # info: swapped, or compared and did nothing
+
+    def reachable(self, target: Call, concurrent: list[Call]):
+        if target.f == "cas" and target.type == OK:
+            v = freeze(target.value[0])
+        elif target.f == "read":
+            v = freeze(target.output)
+        else:
+            return None
+        if any(self._writes(c, v) for c in concurrent):
+            return None
+        return lambda s: s == v
+
+    def _writes(self, call: Call, v) -> bool:
+        if call.f == "cas":
+            return call.type != FAIL and freeze(call.value[1]) == v
+        return super()._writes(call, v)
+
+
+def _kv_parts(model: Model, call: Call):
+    try:
+        key, value = call.value
+    except (TypeError, ValueError):
+        raise ModelError(f"model {model.name} expects [key value], got {call.value!r}") from None
+    return freeze(key), value
+
+
+class KV(Model):
+    """A key/value store of strings with get, put and append; a missing key reads "".
+
+    Partitioned by key, each part's state is that key's string. With `partitioned=False` the
+    state is the whole map (a sorted tuple of pairs), for comparison with Porcupine.
+    """
+
+    name = "kv"
+
+    def __init__(self, partitioned: bool = True):
+        self.partitioned = partitioned
+
+    def init(self):
+        return "" if self.partitioned else ()
+
+    def keep(self, call: Call) -> bool:
+        return call.type != FAIL and not (call.f == "get" and call.type == INFO)
+
+    def partition(self, calls):
+        if not self.partitioned:
+            return [(None, list(range(len(calls))))]
+        groups: dict = {}
+        for i, call in enumerate(calls):
+            groups.setdefault(_kv_parts(self, call)[0], []).append(i)
+        return list(groups.items())
+
+    def step(self, state, call: Call):
+        new = self.compile(call)(state)
+        return (new is not REJECT), (state if new is REJECT else new)
+
+    def compile(self, call: Call):
+        key, value = _kv_parts(self, call)
+        f = call.f
+        if f == "get":
+            value = call.output[1] if isinstance(call.output, (list, tuple)) else call.output
+            value = "" if value is None else value
+        elif f not in ("put", "append"):
+            raise _bad(self, call)
+        if not self.partitioned:
+            return self._compile_map(f, key, value)
+        if f == "get":
+            return lambda s: s if s == value else REJECT
+        if f == "put":
+            return lambda s: value
+        return lambda s: s + value
+
+    def _compile_map(self, f, key, value):
+        def transition(state):
+            d = dict(state)
+            old = d.get(key, "")
+            if f == "get":
+                return state if old == value else REJECT
+            d[key] = value if f == "put" else old + value
+            return tuple(sorted(d.items()))
+        return transition
+
+    def reachable(self, target: Call, concurrent: list[Call]):
+        if target.f != "get":
+            return None
+        key, _ = _kv_parts(self, target)
+        if any(c.f == "put" and _kv_parts(self, c)[0] == key for c in concurrent):
+            return None
+        out = target.output[1] if isinstance(target.output, (list, tuple)) else target.output
+        want = "" if out is None else out
+        if not isinstance(want, str):
+            return None
+        # Only appends can run before the get: the key's value can only grow to `want`.
+        if self.partitioned:
+            return lambda s: want.startswith(s)
+        return lambda s: want.startswith(dict(s).get(key, ""))
+
+    def describe(self, state) -> str:
+        return repr(state) if self.partitioned else repr(dict(state))
+
+
+_READ, _WRITE = ("r", "read"), ("w", "write")
+
+
+class MultiRegister(Model):
+    """Registers under keys, read and written by transactions: `txn [[:r :x nil] [:w :y 2]]`.
+
+    Transactions touching disjoint keys are independent: the history is partitioned into
+    connected components of keys.
+    """
+
+    name = "multi-register"
+
+    def init(self):
+        return ()
+
+    def _mops(self, call: Call, value):
+        if call.f != "txn" or not isinstance(value, (list, tuple)):
+            raise _bad(self, call)
+        mops = []
+        for mop in value:
+            if not isinstance(mop, (list, tuple)) or len(mop) != 3 or \
+                    mop[0] not in _READ + _WRITE:
+                raise ModelError(f"model {self.name}: bad micro-op {mop!r} "
+                                 "(expected [:r key value] or [:w key value])")
+            mops.append((mop[0] in _READ, freeze(mop[1]), freeze(mop[2])))
+        return mops
+
+    def keep(self, call: Call) -> bool:
+        if call.type == FAIL:
+            return False
+        if call.type == INFO:  # unknown reads observe nothing; only writes matter
+            return any(not r for r, _, _ in self._mops(call, call.value))
+        return True
+
+    def partition(self, calls):
+        parent: dict = {}
+
+        def find(k):
+            while parent.setdefault(k, k) != k:
+                parent[k] = parent[parent[k]]
+                k = parent[k]
+            return k
+        keys_of = []
+        for call in calls:
+            keys = [k for _, k, _ in self._mops(call, call.value)]
+            keys_of.append(keys)
+            for k in keys[1:]:
+                parent[find(k)] = find(keys[0])
+        groups: dict = {}
+        for i, keys in enumerate(keys_of):
+            root = find(keys[0]) if keys else None
+            groups.setdefault(root, []).append(i)
+        return list(groups.items())
+
+    def step(self, state, call: Call):
+        new = self.compile(call)(state)
+        return (new is not REJECT), (state if new is REJECT else new)
+
+    def compile(self, call: Call):
+        known = call.type == OK
+        mops = self._mops(call, call.output if known else call.value)
+        if not known:
+            mops = [m for m in mops if not m[0]]
+
+        def transition(state):
+            d = dict(state)
+            for is_read, k, v in mops:
+                if is_read:
+                    if d.get(k) != v:
+                        return REJECT
+                else:
+                    d[k] = v
+            return tuple(sorted(d.items(), key=repr))
+        return transition
+
+    def describe(self, state) -> str:
+        return "{" + ", ".join(f"{k!r} {v!r}" for k, v in state) + "}"
+
+
+class SetModel(Model):
+    """A grow-only set: `add v`, and `read` returning every element."""
+
+    name = "set"
+
+    def init(self):
+        return frozenset()
+
+    def keep(self, call: Call) -> bool:
+        return call.type != FAIL and not (call.f == "read" and call.type == INFO)
+
+    def step(self, state, call: Call):
+        if call.f == "add":
+            return True, state | {freeze(call.value)}
+        if call.f == "read":
+            return state == frozenset(freeze(v) for v in call.output or ()), state
+        raise _bad(self, call)
+
+    def describe(self, state) -> str:
+        return "#{" + " ".join(sorted(repr(v) for v in state)) + "}"
+
+
+class UnorderedQueue(Model):
+    """A multiset queue: `enqueue v`, `dequeue` returning any element present.
+
+    A dequeue that returned nil is treated as failed (Jepsen clients report an empty queue as
+    :fail). An info dequeue is ignored: removing an element can only make later dequeues
+    illegal, so "it never happened" is always the most permissive choice and loses nothing.
+    """
+
+    name = "unordered-queue"
+
+    def init(self):
+        return ()
+
+    def keep(self, call: Call) -> bool:
+        if call.f == "dequeue":
+            return call.type == OK and call.output is not None
+        return call.type != FAIL
+
+    def step(self, state, call: Call):
+        v = freeze(call.output if call.f == "dequeue" else call.value)
+        if call.f == "enqueue":
+            return True, tuple(sorted(state + (v,), key=repr))
+        if call.f == "dequeue":
+            if v not in state:
+                return False, state
+            i = state.index(v)
+            return True, state[:i] + state[i + 1:]
+        raise _bad(self, call)
+
+
+class FIFOQueue(Model):
+    """A first-in first-out queue: `enqueue v`, `dequeue` returning the head.
+
+    A dequeue that returned nil is treated as failed; an info dequeue removes the head or
+    never happened.
+    """
+
+    name = "fifo-queue"
+
+    def init(self):
+        return ()
+
+    def keep(self, call: Call) -> bool:
+        if call.f == "dequeue" and call.type == OK:
+            return call.output is not None
+        return call.type != FAIL
+
+    def step(self, state, call: Call):
+        if call.f == "enqueue":
+            return True, state + (freeze(call.value),)
+        if call.f == "dequeue":
+            if not state:
+                return False, state
+            if call.type == INFO:
+                return True, state[1:]
+            return state[0] == freeze(call.output), state[1:]
+        raise _bad(self, call)
+
+
+class Mutex(Model):
+    """A lock: `acquire` needs it free, `release` needs it held."""
+
+    name = "mutex"
+
+    def init(self):
+        return False
+
+    def step(self, state, call: Call):
+        if call.f == "acquire":
+            return (not state), True
+        if call.f == "release":
+            return state, False
+        raise _bad(self, call)
+
+    def describe(self, state) -> str:
+        return "locked" if state else "free"
+
+
+MODELS: dict[str, Callable[[], Model]] = {
+    "register": Register,
+    "cas-register": CASRegister,
+    "kv": KV,
+    "multi-register": MultiRegister,
+    "set": SetModel,
+    "unordered-queue": UnorderedQueue,
+    "fifo-queue": FIFOQueue,
+    "mutex": Mutex,
+}
+"""Model factories by CLI name."""
+
+
+def get_model(name: str, **options) -> Model:
+    """The model registered under `name`, built with `options`; ModelError if unknown."""
+    factory = MODELS.get(name)
+    if factory is None:
+        raise ModelError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    return factory(**options)

@@ -1,0 +1,272 @@
+"""A small EDN reader and a writer of Jepsen's one-op-map-per-line history shape.
+
+EDN is Clojure's data notation, used by Jepsen and Knossos for histories. The reader covers
+what histories contain: nil, booleans, numbers, strings, characters, keywords, symbols, lists,
+vectors, maps, sets, `#_` discards, comments and tagged literals (the tag is dropped). Keywords
+and symbols come back as `Keyword`/`Symbol`, str subclasses, so `:ok` compares equal to "ok"
+while the writer can still tell a keyword from a string.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from faultlab.histories.errors import HistoryError
+
+
+class Keyword(str):
+    """An EDN keyword such as `:ok`, held without its colon."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return ":" + str(self)
+
+
+class Symbol(str):
+    """An EDN symbol such as `foo`."""
+
+    __slots__ = ()
+
+
+_WS = " \t\r\n,"
+_DELIMS = _WS + "()[]{}\";"
+_INT = re.compile(r"[+-]?\d+N?\Z")
+_FLOAT = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?\Z")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "b": "\b", "f": "\f"}
+_CHARS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r", "formfeed": "\f",
+          "backspace": "\b"}
+_CLOSE = {"(": ")", "[": "]", "{": "}"}
+
+
+class _Reader:
+    """Recursive-descent parser over one string; `line` tracks the line for error messages."""
+
+    def __init__(self, text: str, path: str | None, first_line: int):
+        self.text, self.pos, self.path = text, 0, path
+        self.line = first_line
+
+    def fail(self, problem: str):
+        raise HistoryError(f"EDN: {problem}", path=self.path, line=self.line)
+
+    def skip_ws(self) -> None:
+        text, n = self.text, len(self.text)
+        while self.pos < n:
+            c = text[self.pos]
+            if c == "\n":
+                self.line += 1
+                self.pos += 1
+            elif c in _WS:
+                self.pos += 1
+            elif c == ";":
+                end = text.find("\n", self.pos)
+                self.pos = n if end < 0 else end
+            else:
+                return
+
+    def at_end(self) -> bool:
+        self.skip_ws()
+        return self.pos >= len(self.text)
+
+    def read(self) -> Any:
+        self.skip_ws()
+        if self.pos >= len(self.text):
+            self.fail("unexpected end of input")
+        c = self.text[self.pos]
+        if c in "([{":
+            self.pos += 1
+            items = self.read_until(_CLOSE[c])
+            if c == "{":
+                return self.make_map(items)
+            return items
+        if c in ")]}":
+            self.fail(f"unexpected {c!r}")
+        if c == '"':
+            return self.read_string()
+        if c == "#":
+            return self.read_dispatch()
+        if c == "\\":
+            return self.read_char()
+        return self.read_atom()
+
+    def read_until(self, close: str) -> list:
+        items = []
+        while True:
+            self.skip_ws()
+            if self.pos >= len(self.text):
+                self.fail(f"missing closing {close!r}")
+            if self.text[self.pos] == close:
+                self.pos += 1
+                return items
+            if self.text.startswith("#_", self.pos):
+                self.pos += 2
+                self.read()
+                continue
+            items.append(self.read())
+
+    def make_map(self, items: list) -> dict:
+        if len(items) % 2:
+            self.fail("a map needs an even number of forms")
+        return {_hashable(items[i]): items[i + 1] for i in range(0, len(items), 2)}
+
+    def read_string(self) -> str:
+        text, out = self.text, []
+        i = self.pos + 1
+        while True:
+            j = i
+            while j < len(text) and text[j] not in '"\\':
+                j += 1
+            out.append(text[i:j])
+            if j >= len(text):
+                self.fail("unterminated string")
+            self.line += text.count("\n", i, j)
+            if text[j] == '"':
+                self.pos = j + 1
+                return "".join(out)
+            esc = text[j + 1:j + 2]
+            if esc == "u":
+                try:
+                    out.append(chr(int(text[j + 2:j + 6], 16)))
+                except ValueError:
+                    self.fail("bad \\u escape in string")
+                i = j + 6
+            elif esc in _ESCAPES:
+                out.append(_ESCAPES[esc])
+                i = j + 2
+            else:
+                self.fail(f"unknown escape \\{esc} in string")
+
+    def read_token(self) -> str:
+        start = self.pos
+        text, n = self.text, len(self.text)
+        while self.pos < n and text[self.pos] not in _DELIMS:
+            self.pos += 1
+        return text[start:self.pos]
+
+    def read_char(self) -> str:
+        self.pos += 1
+        token = self.read_token()
+        if not token and self.pos < len(self.text):  # `\(` and friends
+            token = self.text[self.pos]
+            self.pos += 1
+        if len(token) == 1:
+            return token
+        if token in _CHARS:
+            return _CHARS[token]
+        if token.startswith("u") and len(token) == 5:
+            return chr(int(token[1:], 16))
+        self.fail(f"unknown character literal \\{token}")
+
+    def read_dispatch(self) -> Any:
+        nxt = self.text[self.pos + 1:self.pos + 2]
+        if nxt == "{":
+            self.pos += 2
+            return frozenset(_hashable(x) for x in self.read_until("}"))
+        if nxt == "_":
+            self.pos += 2
+            self.read()
+            return self.read()
+        # A tagged literal such as #inst "..." or #jepsen.history.Op{...}: keep the value.
+        self.pos += 1
+        tag = self.read_token()
+        if not tag:
+            self.fail("bad # dispatch")
+        return self.read()
+
+    def read_atom(self) -> Any:
+        token = self.read_token()
+        if not token:
+            self.fail(f"unexpected {self.text[self.pos]!r}")
+        if token[0] == ":":
+            if len(token) == 1:
+                self.fail("empty keyword")
+            return Keyword(token[1:])
+        if token == "nil":
+            return None
+        if token == "true":
+            return True
+        if token == "false":
+            return False
+        if _INT.match(token):
+            return int(token.rstrip("N"))
+        if _FLOAT.match(token):
+            return float(token.rstrip("M"))
+        if token[0].isdigit() or (token[0] in "+-" and token[1:2].isdigit()):
+            self.fail(f"bad number {token!r}")
+        return Symbol(token)
+
+
+def _hashable(x: Any) -> Any:
+    """Map keys and set members must be hashable: vectors become tuples, maps sorted pairs."""
+    if isinstance(x, list):
+        return tuple(_hashable(v) for v in x)
+    if isinstance(x, dict):
+        return tuple(sorted(((_hashable(k), _hashable(v)) for k, v in x.items()), key=repr))
+    return x
+
+
+def loads(text: str, *, path: str | None = None, line: int = 1) -> Any:
+    """Parse exactly one EDN form; errors name `path:line`."""
+    reader = _Reader(text, path, line)
+    value = reader.read()
+    if not reader.at_end():
+        reader.fail("unexpected text after the form")
+    return value
+
+
+def loads_all(text: str, *, path: str | None = None, line: int = 1) -> list[tuple[int, Any]]:
+    """Parse every top-level form, returning (line where the form starts, value) pairs."""
+    reader = _Reader(text, path, line)
+    forms = []
+    while not reader.at_end():
+        start = reader.line
+        forms.append((start, reader.read()))
+    return forms
+
+
+def dumps(x: Any) -> str:
+    """Write a value as EDN: str as strings, Keyword as keywords, lists as vectors."""
+    if x is None:
+        return "nil"
+    if x is True:
+        return "true"
+    if x is False:
+        return "false"
+    if isinstance(x, Keyword):
+        return ":" + x
+    if isinstance(x, Symbol):
+        return str(x)
+    if isinstance(x, str):
+        escaped = x.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return '"' + escaped.replace("\t", "\\t").replace("\r", "\\r") + '"'
+    if isinstance(x, (int, float)):
+        return repr(x)
+    if isinstance(x, (list, tuple)):
+        return "[" + " ".join(dumps(v) for v in x) + "]"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{dumps(k)} {dumps(v)}" for k, v in x.items()) + "}"
+    if isinstance(x, (set, frozenset)):
+        return "#{" + " ".join(sorted(dumps(v) for v in x)) + "}"
+    raise TypeError(f"cannot write {type(x).__name__} as EDN")
+
+
+def dumps_op(op) -> str:
+    """One op as Jepsen writes it in history.edn: `{:index 0, :time 12, :type :invoke, ...}`."""
+    fields: dict = {Keyword("index"): op.index}
+    if op.time is not None:
+        fields[Keyword("time")] = op.time
+    fields[Keyword("type")] = Keyword(op.type)
+    process = op.process
+    fields[Keyword("process")] = Keyword(process) if isinstance(process, str) else process
+    fields[Keyword("f")] = Keyword(op.f)
+    fields[Keyword("value")] = op.value
+    if op.node is not None:
+        fields[Keyword("node")] = op.node
+    if op.error is not None:
+        fields[Keyword("error")] = op.error
+    return dumps(fields)
+
+
+def dumps_history(history) -> str:
+    """A history in Jepsen's history.edn shape: one op map per line."""
+    return "".join(dumps_op(op) + "\n" for op in history)

@@ -1,0 +1,119 @@
+"""Seeded schedule generation, with swarm testing: each seed may enable a random subset of
+fault families and intensities, which finds bugs that an always-everything nemesis hides."""
+from __future__ import annotations
+
+import random
+
+import attrs
+
+from faultlab.histories.errors import FaultlabError
+from faultlab.nemesis.faults import ROLE_PREFIX, Fault
+from faultlab.nemesis.schedule import Schedule
+from faultlab.sim.rng import stream
+
+# Families the generator draws from; several map to one fault kind with different targets.
+FAMILIES = (
+    "partition-halves", "partition-isolate", "partition-ring", "partition-bridge",
+    "partition-one-way", "isolate-role", "kill", "kill-role", "lose-unsynced", "pause",
+    "clock-bump", "clock-skew", "clock-strobe", "loss", "duplicate", "delay", "reorder",
+)
+_ROLE_FAMILIES = ("isolate-role", "kill-role")
+
+
+@attrs.frozen
+class NemesisConfig:
+    """How a seed's schedule is generated. `families` empty means all that apply; `swarm`
+    picks a random non-empty subset per seed. `interval_us` is the mean gap between faults."""
+
+    families: tuple[str, ...] = ()
+    swarm: bool = True
+    interval_us: int = 400_000
+    min_duration_us: int = 100_000
+    max_duration_us: int = 1_000_000
+
+    def __attrs_post_init__(self) -> None:
+        for fam in self.families:
+            if fam not in FAMILIES:
+                raise FaultlabError(f"unknown fault family {fam!r} "
+                                    f"(known: {', '.join(FAMILIES)})")
+        if self.interval_us <= 0 or not 0 < self.min_duration_us <= self.max_duration_us:
+            raise FaultlabError("nemesis interval must be positive and "
+                                "0 < min duration <= max duration")
+
+    def to_dict(self) -> dict:
+        d = attrs.asdict(self)
+        d["families"] = list(self.families)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NemesisConfig:
+        d = dict(d)
+        d["families"] = tuple(d.get("families", ()))
+        return cls(**d)
+
+
+def enabled_families(config: NemesisConfig, roles: tuple[str, ...],
+                     rng: random.Random) -> list[str]:
+    allowed = [f for f in (config.families or FAMILIES) if roles or f not in _ROLE_FAMILIES]
+    if not config.swarm or len(allowed) <= 1:
+        return allowed
+    chosen = [f for f in allowed if rng.random() < 0.5]
+    return chosen or [rng.choice(allowed)]
+
+
+def generate_schedule(config: NemesisConfig, names: tuple[str, ...], roles: tuple[str, ...],
+                      seed: int, heal_at: int) -> Schedule:
+    """Faults between time 0 and `heal_at`; every fault ends by then (the heal phase)."""
+    rng = stream(seed, "nemesis")
+    families = enabled_families(config, roles, rng)
+    intensity = rng.choice((0.5, 1.0, 2.0)) if config.swarm else 1.0
+    faults = []
+    t = int(rng.expovariate(intensity / config.interval_us))
+    while families and t < heal_at - config.min_duration_us:
+        fam = rng.choice(families)
+        duration = min(rng.randint(config.min_duration_us, config.max_duration_us),
+                       heal_at - t)
+        faults.append(_fault(fam, t, duration, names, roles, rng))
+        t += 1 + int(rng.expovariate(intensity / config.interval_us))
+    return Schedule(faults)
+
+
+def _fault(family: str, t: int, duration: int, names: tuple[str, ...],
+           roles: tuple[str, ...], rng: random.Random) -> Fault:
+    nodes = list(names)
+    one = (rng.choice(nodes),)
+    some = tuple(sorted(rng.sample(nodes, rng.randint(1, max(1, len(nodes) // 2)))))
+    role = (ROLE_PREFIX + roles[0],) if roles else one
+    if family.startswith("partition-"):
+        mode = family[len("partition-"):]
+        if mode in ("ring", "bridge"):
+            targets = tuple(rng.sample(nodes, len(nodes)))  # an order, not a subset
+        elif mode == "isolate":
+            targets = one
+        else:
+            targets = some
+        return Fault(t, "partition", duration, targets, {"mode": mode})
+    if family == "isolate-role":
+        return Fault(t, "partition", duration, role, {"mode": "isolate"})
+    if family in ("kill", "kill-role", "lose-unsynced"):
+        targets = role if family == "kill-role" else some
+        return Fault(t, "kill", duration, targets, {"lose_unsynced": family == "lose-unsynced"})
+    if family == "pause":
+        return Fault(t, "pause", duration, some)
+    if family == "clock-bump":
+        delta = rng.choice((-1, 1)) * rng.randint(10_000, 2_000_000)
+        return Fault(t, "clock-bump", duration, some, {"delta_us": delta})
+    if family == "clock-skew":
+        return Fault(t, "clock-skew", duration, some,
+                     {"ppm": rng.choice((-1, 1)) * rng.randint(1_000, 200_000)})
+    if family == "clock-strobe":
+        return Fault(t, "clock-strobe", duration, some,
+                     {"delta_us": rng.randint(10_000, 500_000),
+                      "period_us": rng.randint(5_000, 50_000)})
+    if family == "loss":
+        return Fault(t, "loss", duration, (), {"p": round(rng.uniform(0.05, 0.5), 3)})
+    if family == "duplicate":
+        return Fault(t, "duplicate", duration, (), {"p": round(rng.uniform(0.05, 0.5), 3)})
+    if family == "delay":
+        return Fault(t, "delay", duration, (), {"delay_us": rng.randint(5_000, 100_000)})
+    return Fault(t, "reorder", duration, (), {"spread_us": rng.randint(5_000, 100_000)})

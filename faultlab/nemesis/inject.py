@@ -1,0 +1,153 @@
+"""The nemesis at run time: turns a schedule's faults into kernel actions and undoes them.
+
+Role targets ("role:leader") are resolved when a fault starts, by asking the protocol, and the
+resolved nodes are remembered so the fault's end undoes exactly what its start did.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from faultlab.nemesis.faults import ROLE_PREFIX, Fault, partition_links
+from faultlab.nemesis.schedule import Schedule
+from faultlab.sim.kernel import Simulator
+
+
+@attrs.frozen
+class FaultRecord:
+    """One line of the nemesis log: a fault starting or ending (or the final heal)."""
+
+    time: int
+    phase: str          # "start", "end" or "heal"
+    index: int          # position in the schedule (-1 for heal)
+    text: str
+    nodes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return attrs.asdict(self)
+
+
+class Nemesis:
+    def __init__(self, sim: Simulator, schedule: Schedule,
+                 role_holders: Callable[[str], list[str]]):
+        self.sim = sim
+        self.schedule = schedule
+        self.role_holders = role_holders
+        self.log: list[FaultRecord] = []
+        self.fired: dict[str, int] = {}
+        self._active: dict[int, tuple[Fault, tuple[str, ...], object]] = {}
+        self._down = {n: 0 for n in sim.names}
+        self._frozen = {n: 0 for n in sim.names}
+        self._net_values: dict[str, dict[int, float]] = {
+            "loss": {}, "duplicate": {}, "delay": {}, "reorder": {}}
+
+    def install(self, heal_at: int) -> None:
+        for i, fault in enumerate(self.schedule.faults):
+            if fault.time < heal_at:
+                self.sim.at(fault.time, f"nemesis start {i}", self._start, i)
+        self.sim.at(heal_at, "nemesis heal", self._heal)
+
+    def _resolve(self, targets: tuple[str, ...]) -> tuple[str, ...]:
+        nodes: list[str] = []
+        for t in targets:
+            if t.startswith(ROLE_PREFIX):
+                nodes.extend(self.role_holders(t[len(ROLE_PREFIX):]))
+            elif t in self.sim.names:
+                nodes.append(t)
+        return tuple(sorted(set(nodes)))
+
+    def _start(self, i: int) -> None:
+        fault = self.schedule.faults[i]
+        nodes = self._resolve(fault.targets)
+        sim = self.sim
+        key = fault.kind if fault.kind != "partition" else f"partition-{fault.params['mode']}"
+        self.fired[key] = self.fired.get(key, 0) + 1
+        undo: object = None
+        if fault.kind == "partition":
+            undo = partition_links(fault.params["mode"], nodes, sim.names)
+            sim.net.block(undo)
+        elif fault.kind == "kill":
+            for n in nodes:
+                self._down[n] += 1
+                sim.crash(n, lose_unsynced=bool(fault.params.get("lose_unsynced")))
+        elif fault.kind == "pause":
+            for n in nodes:
+                self._frozen[n] += 1
+                sim.pause(n)
+        elif fault.kind == "clock-bump":
+            for n in nodes:
+                sim.bump_clock(n, fault.params["delta_us"])
+        elif fault.kind == "clock-skew":
+            for n in nodes:
+                sim.skew_clock(n, fault.params["ppm"])
+        elif fault.kind == "clock-strobe":
+            undo = [False]  # whether the clocks are currently shifted
+            sim.at(sim.time, f"nemesis strobe {i}", self._strobe, i)
+        else:
+            self._net_values[fault.kind][i] = next(iter(fault.params.values()))
+            self._apply_net()
+        self._active[i] = (fault, nodes, undo)
+        self.log.append(FaultRecord(sim.time, "start", i, fault.describe(), nodes))
+        sim.at(sim.time + fault.duration_us, f"nemesis end {i}", self._end, i)
+
+    def _strobe(self, i: int) -> None:
+        if i not in self._active:
+            return
+        fault, nodes, shifted = self._active[i]
+        sign = -1 if shifted[0] else 1
+        for n in nodes:
+            self.sim.bump_clock(n, sign * fault.params["delta_us"])
+        shifted[0] = not shifted[0]
+        self.sim.at(self.sim.time + fault.params["period_us"], f"nemesis strobe {i}",
+                    self._strobe, i)
+
+    def _end(self, i: int) -> None:
+        entry = self._active.pop(i, None)
+        if entry is None:
+            return
+        fault, nodes, undo = entry
+        sim = self.sim
+        if fault.kind == "partition":
+            sim.net.unblock(undo)
+        elif fault.kind == "kill":
+            for n in nodes:
+                self._down[n] -= 1
+                if self._down[n] == 0:
+                    sim.restart(n)
+        elif fault.kind == "pause":
+            for n in nodes:
+                self._frozen[n] -= 1
+                if self._frozen[n] == 0:
+                    sim.resume(n)
+        elif fault.kind == "clock-bump":
+            for n in nodes:
+                sim.bump_clock(n, -fault.params["delta_us"])
+        elif fault.kind == "clock-skew":
+            for n in nodes:
+                sim.skew_clock(n, 0)
+        elif fault.kind == "clock-strobe":
+            if undo[0]:
+                for n in nodes:
+                    sim.bump_clock(n, -fault.params["delta_us"])
+        else:
+            del self._net_values[fault.kind][i]
+            self._apply_net()
+        self.log.append(FaultRecord(sim.time, "end", i, fault.describe(), nodes))
+
+    def _apply_net(self) -> None:
+        net, values = self.sim.net, self._net_values
+        net.loss = max(values["loss"].values(), default=0.0)
+        net.duplicate = max(values["duplicate"].values(), default=0.0)
+        net.extra_delay_us = int(max(values["delay"].values(), default=0))
+        net.extra_spread_us = int(max(values["reorder"].values(), default=0))
+
+    def _heal(self, _arg=None) -> None:
+        """The heal phase: every fault ends, every node is up, clocks are true."""
+        self._active.clear()
+        for table in self._net_values.values():
+            table.clear()
+        self._down = dict.fromkeys(self._down, 0)
+        self._frozen = dict.fromkeys(self._frozen, 0)
+        self.sim.heal()
+        self.log.append(FaultRecord(self.sim.time, "heal", -1, "heal: all faults end"))

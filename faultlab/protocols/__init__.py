@@ -1,0 +1,19 @@
+"""The systems under test, by name. Each is a `Protocol` subclass (see protocols/base.py)."""
+from __future__ import annotations
+
+from faultlab.histories.errors import FaultlabError
+from faultlab.protocols.base import Protocol
+from faultlab.protocols.primary_backup import PrimaryBackup
+
+PROTOCOLS: dict[str, type[Protocol]] = {
+    PrimaryBackup.name: PrimaryBackup,
+}
+
+
+def get_protocol(name: str) -> Protocol:
+    """The protocol registered as `name`, or a one-line error listing the known ones."""
+    try:
+        return PROTOCOLS[name]()
+    except KeyError:
+        raise FaultlabError(f"unknown protocol {name!r} (known: {', '.join(sorted(PROTOCOLS))})"
+                            ) from None

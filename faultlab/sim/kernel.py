@@ -1,0 +1,300 @@
+"""The deterministic simulation kernel: one clock, one event heap, every node in one thread.
+
+Events are heap tuples `(time, seq, kind, target, a, b)`; `seq` is a global counter, so ties
+break the same way in every process. Every delivered event is appended to the trace
+fingerprint (blake2b over a canonical encoding), which replay must reproduce exactly.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from heapq import heappop, heappush
+from typing import Any
+
+import orjson
+
+from faultlab.sim.chooser import Chooser, RandomChooser
+from faultlab.sim.disk import Disk
+from faultlab.sim.network import Network, NetworkConfig
+from faultlab.sim.node import Context, Node, Request
+from faultlab.sim.rng import stream
+
+# Event kinds. DELIVER/TIMER/REQUEST go to a node (held while it is paused); CALL runs a
+# kernel-side callback (client actions, nemesis faults).
+DELIVER, TIMER, REQUEST, CALL = 0, 1, 2, 3
+_KIND_NAMES = ("deliver", "timer", "request", "call")
+
+Invariant = Callable[["Simulator"], "str | None"]
+
+
+def _canonical(value: Any) -> Any:
+    """orjson fallback for values it cannot encode natively, in a process-independent way."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, Request):
+        return [value.id, value.process, value.f, value.value]
+    return repr(value)
+
+
+class Simulator:
+    """Runs a cluster of protocol nodes. Faults are applied through its methods (the nemesis
+    calls them; scenario tests may too)."""
+
+    FLUSH_EVERY = 2048  # fingerprint events are hashed in batches: cheaper than one by one
+
+    def __init__(self, node_class: type[Node], names: tuple[str, ...], *, seed: int,
+                 config: dict | None = None, bugs: frozenset[str] = frozenset(),
+                 network: NetworkConfig = NetworkConfig(), chooser: Chooser | None = None):
+        self.seed = seed
+        self.node_class = node_class
+        self.config = config or {}
+        self.bugs = frozenset(bugs)
+        self.names = tuple(sorted(names))
+        self.time = 0
+        self.queue: list = []
+        self.seq = 0
+        self.events = 0
+        self.stopped = False
+        self.violation: str | None = None
+        self.invariants: list[Invariant] = []
+        self.stats: dict[str, int] = {}
+        self.net = Network(network)
+        self.chooser = chooser if chooser is not None else RandomChooser(stream(seed, "network"))
+        self.client: Any = None  # receives replies; set by sim.client.Clients
+
+        self.disks = {n: Disk() for n in self.names}
+        self.contexts = {n: Context(self, n, self.names, stream(seed, f"node/{n}"),
+                                    self.disks[n]) for n in self.names}
+        self.nodes: dict[str, Node | None] = {n: None for n in self.names}
+        self.up: set[str] = set()
+        self.paused: set[str] = set()
+        self.held: dict[str, list] = {n: [] for n in self.names}
+        self.timers: dict[str, dict[str, int]] = {n: {} for n in self.names}
+        self.clock_offset = {n: 0 for n in self.names}
+        self.clock_drift_ppm = {n: 0 for n in self.names}
+        self.clock_drift_since = {n: 0 for n in self.names}
+
+        self._hash = hashlib.blake2b(digest_size=16)
+        self._trace: list = []
+
+    # ---- running -------------------------------------------------------------------------
+
+    def boot(self) -> None:
+        """Start every node, in name order, at the current time."""
+        for name in self.names:
+            self._create(name, recovering=False)
+
+    def run(self, until: int) -> None:
+        """Process events up to simulated time `until`, or until stop() or a violation."""
+        q = self.queue
+        trace = self._trace
+        nodes = self.nodes
+        up = self.up
+        paused = self.paused
+        blocked = self.net.blocked
+        invariants = self.invariants
+        while q and not self.stopped:
+            if q[0][0] > until:
+                break
+            ev = heappop(q)
+            t, _, kind, target, a, b = ev
+            self.time = t
+            if kind == CALL:
+                trace.append((t, target))
+                a(b)
+            else:
+                if target in paused:
+                    self.held[target].append(ev)
+                    continue
+                node = nodes[target]
+                if node is None:
+                    if kind == REQUEST and self.client is not None:
+                        self.client.on_refused(a, target)
+                    continue
+                if kind == DELIVER:
+                    if blocked and (a, target) in blocked:
+                        continue
+                    trace.append((t, target, a, b))
+                    node.on_message(a, b)
+                elif kind == TIMER:
+                    name, token = a
+                    timers = self.timers[target]
+                    if timers.get(name) != token:
+                        continue
+                    del timers[name]
+                    trace.append((t, target, name))
+                    node.on_timer(name, b)
+                else:
+                    trace.append((t, target, a))
+                    node.on_request(a)
+                if invariants:
+                    self._check_invariants()
+            self.events += 1
+            if len(trace) >= self.FLUSH_EVERY:
+                self._flush()
+        if self.time < until and not self.stopped:
+            self.time = until
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def _check_invariants(self) -> None:
+        for inv in self.invariants:
+            problem = inv(self)
+            if problem:
+                self.violation = f"{inv.__name__}: {problem}" if hasattr(
+                    inv, "__name__") else problem
+                self.stopped = True
+                return
+
+    def _flush(self) -> None:
+        self._hash.update(orjson.dumps(self._trace, default=_canonical,
+                                       option=orjson.OPT_NON_STR_KEYS))
+        self._trace.clear()
+
+    def fingerprint(self) -> str:
+        """Hex digest of every event delivered so far."""
+        self._flush()
+        return self._hash.hexdigest()
+
+    def _push(self, time: int, kind: int, target, a, b) -> None:
+        self.seq += 1
+        heappush(self.queue, (time, self.seq, kind, target, a, b))
+
+    def at(self, time: int, label: str, fn: Callable[[Any], None], arg: Any = None) -> None:
+        """Run `fn(arg)` at simulated `time`; `label` names the event in the fingerprint."""
+        self.seq += 1
+        heappush(self.queue, (max(time, self.time), self.seq, CALL, label, fn, arg))
+
+    # ---- what nodes do through their Context -------------------------------------------
+
+    def local_time(self, name: str) -> int:
+        t = self.time + self.clock_offset[name]
+        drift = self.clock_drift_ppm[name]
+        if drift:
+            t += drift * (self.time - self.clock_drift_since[name]) // 1_000_000
+        return t
+
+    def send(self, src: str, dst: str, msg: tuple) -> None:
+        net = self.net
+        stats = self.stats
+        stats["messages"] = stats.get("messages", 0) + 1
+        if net.blocked and (src, dst) in net.blocked:
+            return
+        chooser = self.chooser
+        if net.loss and chooser.chance(net.loss):
+            stats["messages-lost"] = stats.get("messages-lost", 0) + 1
+            return
+        cfg = net.config
+        base = cfg.base_latency_us + net.extra_delay_us
+        spread = cfg.spread_us + net.extra_spread_us
+        self.seq += 1
+        heappush(self.queue, (self.time + chooser.latency(base, spread), self.seq, DELIVER, dst,
+                              src, msg))
+        if net.duplicate and chooser.chance(net.duplicate):
+            stats["messages-duplicated"] = stats.get("messages-duplicated", 0) + 1
+            self.seq += 1
+            heappush(self.queue, (self.time + chooser.latency(base, spread), self.seq, DELIVER,
+                                  dst, src, msg))
+
+    def set_timer(self, node: str, name: str, delay_us: int, data: Any) -> None:
+        drift = self.clock_drift_ppm[node]
+        if drift:  # a fast clock fires its timers early in true time
+            delay_us = delay_us * 1_000_000 // (1_000_000 + drift)
+        self.seq += 1
+        self.timers[node][name] = self.seq
+        heappush(self.queue, (self.time + max(delay_us, 0), self.seq, TIMER, node,
+                              (name, self.seq), data))
+
+    def cancel_timer(self, node: str, name: str) -> None:
+        self.timers[node].pop(name, None)
+
+    def client_latency(self) -> int:
+        cfg = self.net.config
+        return self.chooser.latency(cfg.base_latency_us, cfg.spread_us)
+
+    def submit(self, node: str, req: Request) -> None:
+        """A client sends `req` to `node`; client links are never partitioned (as in Jepsen,
+        the nemesis cuts links between servers)."""
+        self._push(self.time + self.client_latency(), REQUEST, node, req, None)
+
+    def reply(self, node: str, req: Request, type: str, value: Any, error: Any) -> None:
+        if self.client is not None:
+            self.at(self.time + self.client_latency(), f"reply {req.id}",
+                    self.client.on_reply, (req, node, type, value, error))
+
+    def redirect(self, node: str, req: Request, hint: str | None) -> None:
+        if self.client is not None:
+            self.at(self.time + self.client_latency(), f"redirect {req.id}",
+                    self.client.on_redirect, (req, node, hint))
+
+    # ---- faults ---------------------------------------------------------------------------
+
+    def _create(self, name: str, recovering: bool) -> None:
+        node = self.node_class(self.contexts[name], self.config, self.bugs)
+        self.nodes[name] = node
+        self.up.add(name)
+        if recovering:
+            node.recover()
+        else:
+            node.start()
+        if self.invariants:
+            self._check_invariants()
+
+    def crash(self, name: str, lose_unsynced: bool = False) -> None:
+        """Kill a node: volatile state, timers and queued input are gone. With
+        `lose_unsynced` the machine lost power too, and unsynced disk writes vanish."""
+        if name not in self.up:
+            return
+        self.up.discard(name)
+        self.nodes[name] = None
+        self.timers[name] = {}
+        self.held[name] = []
+        self.paused.discard(name)
+        if lose_unsynced:
+            lost = self.disks[name].lose_unsynced()
+            self.stats["unsynced-writes-lost"] = self.stats.get("unsynced-writes-lost", 0) + lost
+
+    def restart(self, name: str) -> None:
+        """Boot a crashed node from its durable state (no-op if it is up)."""
+        if name not in self.up:
+            self._create(name, recovering=True)
+
+    def pause(self, name: str) -> None:
+        """Freeze a node: its messages, timers and requests wait until resume()."""
+        if name in self.up:
+            self.paused.add(name)
+
+    def resume(self, name: str) -> None:
+        if name in self.paused:
+            self.paused.discard(name)
+            for ev in self.held[name]:
+                self._push(self.time, ev[2], ev[3], ev[4], ev[5])
+            self.held[name] = []
+
+    def bump_clock(self, name: str, delta_us: int) -> None:
+        self.clock_offset[name] += delta_us
+
+    def skew_clock(self, name: str, ppm: int) -> None:
+        """Make a node's clock run `ppm` parts per million fast (negative: slow)."""
+        # Fold the drift accumulated so far into the offset, so the clock stays continuous.
+        self.clock_offset[name] = self.local_time(name) - self.time
+        self.clock_drift_ppm[name] = ppm
+        self.clock_drift_since[name] = self.time
+
+    def reset_clock(self, name: str) -> None:
+        self.clock_offset[name] = 0
+        self.clock_drift_ppm[name] = 0
+
+    def heal(self) -> None:
+        """End every fault: links open, message faults off, clocks true, every node up."""
+        self.net.heal()
+        for name in self.names:
+            self.reset_clock(name)
+            self.resume(name)
+            self.restart(name)
+
+    def cluster_state(self) -> tuple:
+        """Every node's canonical state (None for a crashed node), in name order."""
+        return tuple(None if self.nodes[n] is None else self.nodes[n].state()
+                     for n in self.names)

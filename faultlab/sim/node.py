@@ -1,0 +1,113 @@
+"""The node API: what a protocol implements, and the context through which it acts.
+
+A protocol node is a deterministic state machine. The kernel calls its handlers; the node
+acts on the world only through `self.ctx` (clock, rng, network, timers, disk, replies).
+A crash throws the node object away; a restart builds a fresh one and calls `recover()`,
+so volatile state is lost by construction and only what reached `ctx.disk` survives.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Hashable
+
+import attrs
+
+if TYPE_CHECKING:
+    import random
+
+    from faultlab.sim.disk import Disk
+    from faultlab.sim.kernel import Simulator
+
+
+@attrs.define(slots=True, eq=False)
+class Request:
+    """A client operation as a node sees it; answer it with `ctx.reply` or `ctx.redirect`."""
+
+    id: int
+    process: int
+    f: str
+    value: Any
+    client: str  # "client-<process>", for messages and traces
+
+
+class Node:
+    """Base class for protocol nodes. Override the handlers you need.
+
+    `config` is the protocol config (plain data) and `bugs` the set of planted bugs switched
+    on for this run; a bug is checked where the code it mutates lives (`if "x" in self.bugs`).
+    """
+
+    def __init__(self, ctx: Context, config: dict, bugs: frozenset[str]) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.bugs = bugs
+
+    def start(self) -> None:
+        """First boot, with an empty disk."""
+
+    def recover(self) -> None:
+        """Boot after a crash: rebuild volatile state from `ctx.disk`. Defaults to start()."""
+        self.start()
+
+    def on_message(self, src: str, msg: tuple) -> None:
+        """A message from another node; `msg[0]` names its type."""
+
+    def on_timer(self, name: str, data: Any) -> None:
+        """A timer set with `ctx.set_timer(name, ...)` fired."""
+
+    def on_request(self, req: Request) -> None:
+        """A client operation arrived at this node."""
+        self.ctx.reply(req, "fail", error="not-supported")
+
+    def state(self) -> Hashable:
+        """This node's state as a canonical hashable value (for invariants and exploration)."""
+        return ()
+
+
+class Context:
+    """A node's only window on the world. One per node, kept across restarts."""
+
+    __slots__ = ("name", "nodes", "peers", "rng", "disk", "_sim")
+
+    def __init__(self, sim: Simulator, name: str, nodes: tuple[str, ...], rng: random.Random,
+                 disk: Disk) -> None:
+        self._sim = sim
+        self.name = name
+        self.nodes = nodes  # every node of the cluster, sorted, including this one
+        self.peers = tuple(n for n in nodes if n != name)
+        self.rng = rng
+        self.disk = disk
+
+    def now(self) -> int:
+        """This node's clock in microseconds: true time shifted by any clock fault."""
+        return self._sim.local_time(self.name)
+
+    def send(self, dst: str, msg: tuple) -> None:
+        self._sim.send(self.name, dst, msg)
+
+    def broadcast(self, msg: tuple) -> None:
+        """Send `msg` to every other node."""
+        send = self._sim.send
+        for dst in self.peers:
+            send(self.name, dst, msg)
+
+    def set_timer(self, name: str, delay_us: int, data: Any = None) -> None:
+        """Fire `on_timer(name, data)` after `delay_us` of this node's clock; replaces a
+        pending timer of the same name."""
+        self._sim.set_timer(self.name, name, delay_us, data)
+
+    def cancel_timer(self, name: str) -> None:
+        self._sim.cancel_timer(self.name, name)
+
+    def reply(self, req: Request, type: str, value: Any = None, error: Any = None) -> None:
+        """Complete a client request: `type` is "ok" or "fail" (certainly did not happen)."""
+        self._sim.reply(self.name, req, type, value, error)
+
+    def redirect(self, req: Request, node: str | None) -> None:
+        """Tell the client to retry at `node` (or at any other node if None); the operation
+        stays open and keeps its timeout."""
+        self._sim.redirect(self.name, req, node)
+
+    def count(self, stat: str, n: int = 1) -> None:
+        """Add to a run statistic shown in campaign summaries (e.g. "leader-change")."""
+        stats = self._sim.stats
+        stats[stat] = stats.get(stat, 0) + n
