@@ -36,6 +36,8 @@ DEFAULT_MEMORY_LIMIT = 1 << 30
 """Bytes the memo cache may use by default (1 GiB)."""
 BYTES_PER_CACHE_ENTRY = 200
 """Measured cost of one cache entry: key tuple, set slot and bitset int (states are shared)."""
+LOOKAHEAD = 8
+"""How many of the next completing ops the model's `reachable` filters are asked about."""
 PARALLEL_MIN_OPS = 3000
 """Fewer operations than this are checked in one process: forking costs more than it saves."""
 _UNSET = object()
@@ -114,6 +116,7 @@ class PartitionResult:
     key: Any
     valid: bool | str
     ops: int
+    position: int = 0  # the partition's place in check order
     steps: int = 0
     configurations: int = 0
     cache_evictions: int = 0
@@ -148,17 +151,29 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
     # while that op is the earliest-completing one not yet linearized.
     prefix = [(1 << bisect.bisect_left(invokes, entries[i].complete)) - 1 for i in ok_ids]
     twins = _earlier_twins(entries, is_info)
-    filters: list = [_UNSET] * n_ok
+    windows = _windows(entries, ok_ids, LOOKAHEAD)
+    rank_of = {i: rank for rank, i in enumerate(ok_ids)}
+    checks: list = [_UNSET] * n_ok
     init = model.init()
     steps = 0
 
-    def reachable(rank: int):
-        target = ok_ids[rank]
-        ret = entries[target].complete
-        conc = [entries[j].call for j in range(n) if j != target and invokes[j] < ret
-                and (is_info[j] or entries[j].complete > ret)]
-        filters[rank] = f = model.reachable(entries[target].call, conc)
-        return f
+    def dead_end_checks(rank: int) -> list:
+        """(bit, predicate) pairs for the next ok ops: the model's `reachable` filters.
+
+        While `rank` is the earliest completion not linearized, the ops that can still run
+        before the q-th completing op are the info ops and the ok ops of rank >= `rank`
+        invoked before it completes.
+        """
+        found = []
+        for q in range(rank, min(rank + LOOKAHEAD, n_ok)):
+            target = ok_ids[q]
+            conc = [entries[j].call for j in windows[q]
+                    if j != target and rank_of.get(j, n_ok) >= rank]
+            f = model.reachable(entries[target].call, conc)
+            if f is not None:
+                found.append((1 << q, f))
+        checks[rank] = found
+        return found
 
     def expand(lin: int, linr: int, state):
         """Close a configuration under state-preserving ok ops; list the branches.
@@ -200,11 +215,12 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                 break
             todo = prefix[rank] & ~pm
             pm = prefix[rank]
-        f = filters[rank]
-        if f is _UNSET:
-            f = reachable(rank)
-        if f is not None and not f(state):
-            branches = []
+        found = checks[rank]
+        if found is _UNSET:
+            found = dead_end_checks(rank)
+        for bit, alive in found:
+            if not linr & bit and not alive(state):
+                return lin, linr, closed, []
         return lin, linr, closed, branches
 
     result = PartitionResult(key=key, valid=True, ops=n)
@@ -259,9 +275,35 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         else:
             result.valid = False
     if result.valid is not True:
-        result.failure = best.report(entries, model, ok_ids, prefix)
+        rank = ((best.linr + 1) & ~best.linr).bit_length() - 1
+        culprit = rank
+        if rank < n_ok and checks[rank] is not _UNSET:
+            # A dead end seen ahead: name the op the model says can never become legal.
+            for bit, alive in checks[rank]:
+                if not best.linr & bit and not alive(best.states[0]):
+                    culprit = bit.bit_length() - 1
+                    break
+        result.failure = best.report(entries, model, ok_ids, prefix, rank, culprit)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _windows(entries: Sequence[Entry], ok_ids: list[int], lookahead: int) -> list[list[int]]:
+    """For each completion rank q, the ops that may run before that op while the blocking
+    rank is within `lookahead` of q: info ops and ok ops of rank > q - lookahead, invoked
+    before op q completes. One sweep in completion order keeps this near-linear."""
+    active: dict[int, None] = {}
+    windows = []
+    p = 0
+    for q, target in enumerate(ok_ids):
+        ret = entries[target].complete
+        while p < len(entries) and entries[p].invoke < ret:
+            active[p] = None
+            p += 1
+        if q >= lookahead:
+            active.pop(ok_ids[q - lookahead], None)
+        windows.append(list(active))
+    return windows
 
 
 def _earlier_twins(entries: Sequence[Entry], is_info: list[bool]) -> list[int]:
@@ -311,12 +353,13 @@ class _Deepest:
                 and len(self.states) < 8:
             self.states.append(state)
 
-    def report(self, entries, model: Model, ok_ids: list[int], prefix: list[int]) -> dict:
-        rank = ((self.linr + 1) & ~self.linr).bit_length() - 1
-        blocking = ok_ids[rank] if rank < len(ok_ids) else None
+    def report(self, entries, model: Model, ok_ids: list[int], prefix: list[int],
+               rank: int, culprit: int) -> dict:
+        """The deepest prefix, the op that cannot follow it, its concurrent ops and states."""
+        blocking = ok_ids[culprit] if culprit < len(ok_ids) else None
         concurrent = []
         if blocking is not None:
-            mask = prefix[rank] & ~self.lin & ~(1 << blocking)
+            mask = prefix[max(rank, culprit)] & ~self.lin & ~(1 << blocking)
             concurrent = [entries[i].describe(model) for i in range(len(entries))
                           if mask >> i & 1]
         return {
@@ -330,8 +373,10 @@ class _Deepest:
 
 def _check_partition(args) -> PartitionResult:
     """Worker entry point for process pools."""
-    key, entries, model, deadline, cache_entries = args
-    return search(entries, model, deadline=deadline, cache_entries=cache_entries, key=key)
+    position, key, entries, model, deadline, cache_entries = args
+    result = search(entries, model, deadline=deadline, cache_entries=cache_entries, key=key)
+    result.position = position
+    return result
 
 
 def partitions(entries: list[Entry], model: Model) -> list[tuple[Any, list[Entry]]]:
@@ -365,7 +410,8 @@ def check_linearizable(history: Iterable[Op], model: Model | str = "cas-register
     if jobs is None:
         jobs = min(os.cpu_count() or 1, len(parts)) if total_ops >= PARALLEL_MIN_OPS else 1
     jobs = max(1, min(jobs, len(parts)))
-    tasks = [(k, p, model, deadline, cache_entries // jobs) for k, p in parts]
+    tasks = [(pos, k, p, model, deadline, cache_entries // jobs)
+             for pos, (k, p) in enumerate(parts)]
     results = _run(tasks, jobs, all_partitions)
     return _verdict(model, parts, results, time.monotonic() - started)
 
@@ -382,7 +428,7 @@ def _run(tasks: list, jobs: int, all_partitions: bool) -> list[PartitionResult]:
         return results
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     # Largest partitions first keeps the processes evenly busy; results come back in order.
-    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][1]))
+    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][2]))
     done: dict[int, PartitionResult] = {}
     with ctx.Pool(jobs) as pool:
         for i, res in zip(order, pool.imap(_check_partition, [tasks[i] for i in order])):
@@ -411,8 +457,8 @@ def _verdict(model: Model, parts: list, results: list[PartitionResult],
              seconds: float) -> Verdict:
     failed = [r for r in results if r.valid is False]
     undecided = [r for r in results if r.valid == VERDICT_UNKNOWN]
-    checked = {id(r.key) for r in results}
-    unchecked = [k for k, _ in parts if id(k) not in checked]
+    checked = {r.position for r in results}
+    unchecked = [k for pos, (k, _) in enumerate(parts) if pos not in checked]
     stats = {"partitions": len(parts), "operations": sum(len(p) for _, p in parts),
              "steps": sum(r.steps for r in results),
              "configurations": sum(r.configurations for r in results),
@@ -446,3 +492,36 @@ def _verdict(model: Model, parts: list, results: list[PartitionResult],
                    for r in failed + undecided]
     return Verdict(name=NAME, valid=valid, explanation=explanation, anomalies=anomalies,
                    witness=witness)
+
+
+def _op_text(op: dict) -> str:
+    end = "never completed" if op["complete"] is None else f"completed at {op['complete']}"
+    return (f"op {op['index']} (process {op['process']}): {op['text']}; invoked at "
+            f"{op['invoke']}, {end}")
+
+
+def render(verdict: Verdict, *, max_prefix: int = 5) -> list[str]:
+    """A few readable lines explaining a linearizability verdict."""
+    lines = [verdict.explanation]
+    for w in verdict.witness or ():
+        where = "" if w["partition"] is None else f"partition {w['partition']!r}: "
+        status = "not linearizable" if w["valid"] is False else "undecided"
+        lines.append(f"{where}{status}; longest linearizable prefix: {w['linearized']} ops")
+        prefix = w["prefix"]
+        if prefix:
+            shown = prefix[-max_prefix:]
+            more = f" (last {len(shown)})" if len(prefix) > len(shown) else ""
+            lines.append(f"  prefix{more}: " + "; ".join(p["text"] for p in shown))
+        if w["op"] is not None:
+            lines.append(f"  cannot linearize {_op_text(w['op'])}")
+        for c in w["concurrent"]:
+            lines.append(f"    concurrent: {_op_text(c)}")
+        lines.append("  model state(s) there: " + ", ".join(w["states"]))
+    undecided = verdict.anomalies.get("undecided_partitions")
+    if undecided:
+        lines.append("undecided partitions: " + ", ".join(map(repr, undecided)))
+    unchecked = verdict.anomalies.get("unchecked_partitions")
+    if unchecked:
+        lines.append(f"{len(unchecked)} partitions not checked after the first failure "
+                     "(use --all-keys to check every one)")
+    return lines

@@ -111,8 +111,20 @@ class Model:
         return repr(state)
 
     def describe_call(self, call: Call) -> str:
-        out = "?" if call.output is UNKNOWN else repr(call.output)
-        return f"{call.f} {call.value!r} -> {out} ({call.type})"
+        """`f value -> output`, with the output shown only when it says something new."""
+        text = call.f if call.value is None else f"{call.f} {_show(call.value)}"
+        if call.type == OK and call.output != call.value:
+            return f"{text} -> {_show(call.output)}"
+        return text if call.type == OK else f"{text} ({call.type})"
+
+
+def _show(x: Any) -> str:
+    """EDN-like rendering: nil, [1 2], "s"."""
+    if x is None:
+        return "nil"
+    if isinstance(x, (list, tuple)):
+        return "[" + " ".join(_show(v) for v in x) + "]"
+    return repr(x)
 
 
 def _bad(model: Model, call: Call) -> ModelError:
@@ -162,7 +174,7 @@ class Register(Model):
         return call.f == "write" and freeze(call.value) == v
 
     def describe(self, state) -> str:
-        return "nil" if state is None else repr(state)
+        return _show(state)
 
 
 class CASRegister(Register):
@@ -282,12 +294,15 @@ class KV(Model):
         if target.f != "get":
             return None
         key, _ = _kv_parts(self, target)
-        if any(c.f == "put" and _kv_parts(self, c)[0] == key for c in concurrent):
-            return None
         out = target.output[1] if isinstance(target.output, (list, tuple)) else target.output
         want = "" if out is None else out
         if not isinstance(want, str):
             return None
+        for c in concurrent:
+            if c.f == "put":
+                k, v = _kv_parts(self, c)
+                if k == key and (not isinstance(v, str) or want.startswith(v)):
+                    return None  # the get may read this put plus appends: any state will do
         # Only appends can run before the get: the key's value can only grow to `want`.
         if self.partitioned:
             return lambda s: want.startswith(s)

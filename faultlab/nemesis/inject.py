@@ -139,8 +139,8 @@ class Nemesis:
         net, values = self.sim.net, self._net_values
         net.loss = max(values["loss"].values(), default=0.0)
         net.duplicate = max(values["duplicate"].values(), default=0.0)
-        net.extra_delay_us = int(max(values["delay"].values(), default=0))
-        net.extra_spread_us = int(max(values["reorder"].values(), default=0))
+        net.set_delay(int(max(values["delay"].values(), default=0)),
+                      int(max(values["reorder"].values(), default=0)))
 
     def _heal(self, _arg=None) -> None:
         """The heal phase: every fault ends, every node is up, clocks are true."""

@@ -86,7 +86,7 @@ class PrimaryBackupNode(Node):
 
     def on_message(self, src: str, msg: tuple) -> None:
         self.last_heard[src] = self.ctx.now()
-        kind, ballot = msg[0], tuple(msg[1])
+        kind, ballot = msg[0], msg[1]
         if ballot > self.ballot:
             self._adopt(ballot)
         if kind == "replicate" or kind == "confirm":
@@ -150,9 +150,11 @@ class PrimaryBackup(Protocol):
                                 mix=(("add", 9), ("read", 1)))
 
     def generate_op(self, rng: random.Random, workload: Workload, n: int):
-        mix = workload.mix or self.default_workload.mix
-        f = rng.choices([m[0] for m in mix], [m[1] for m in mix])[0]
-        return (f, n) if f == "add" else (f, None)
+        mix = dict(workload.mix or self.default_workload.mix)
+        adds, reads = mix.get("add", 0), mix.get("read", 0)
+        if rng.random() * (adds + reads) < adds:
+            return ("add", n)
+        return ("read", None)
 
     def final_ops(self, config: dict, workload: Workload):
         return [("read", None)]

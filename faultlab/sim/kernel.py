@@ -22,7 +22,6 @@ from faultlab.sim.rng import stream
 # Event kinds. DELIVER/TIMER/REQUEST go to a node (held while it is paused); CALL runs a
 # kernel-side callback (client actions, nemesis faults).
 DELIVER, TIMER, REQUEST, CALL = 0, 1, 2, 3
-_KIND_NAMES = ("deliver", "timer", "request", "call")
 
 Invariant = Callable[["Simulator"], "str | None"]
 
@@ -58,6 +57,7 @@ class Simulator:
         self.violation: str | None = None
         self.invariants: list[Invariant] = []
         self.stats: dict[str, int] = {}
+        self.sent = 0
         self.net = Network(network)
         self.chooser = chooser if chooser is not None else RandomChooser(stream(seed, "network"))
         self.client: Any = None  # receives replies; set by sim.client.Clients
@@ -93,6 +93,8 @@ class Simulator:
         paused = self.paused
         blocked = self.net.blocked
         invariants = self.invariants
+        held = self.held
+        events = self.events
         while q and not self.stopped:
             if q[0][0] > until:
                 break
@@ -104,7 +106,7 @@ class Simulator:
                 a(b)
             else:
                 if target in paused:
-                    self.held[target].append(ev)
+                    held[target].append(ev)
                     continue
                 node = nodes[target]
                 if node is None:
@@ -129,9 +131,10 @@ class Simulator:
                     node.on_request(a)
                 if invariants:
                     self._check_invariants()
-            self.events += 1
-            if len(trace) >= self.FLUSH_EVERY:
+            events += 1
+            if not events % self.FLUSH_EVERY:
                 self._flush()
+        self.events = events
         if self.time < until and not self.stopped:
             self.time = until
 
@@ -177,25 +180,21 @@ class Simulator:
 
     def send(self, src: str, dst: str, msg: tuple) -> None:
         net = self.net
-        stats = self.stats
-        stats["messages"] = stats.get("messages", 0) + 1
+        self.sent += 1
         if net.blocked and (src, dst) in net.blocked:
             return
         chooser = self.chooser
         if net.loss and chooser.chance(net.loss):
-            stats["messages-lost"] = stats.get("messages-lost", 0) + 1
+            self.stats["messages-lost"] = self.stats.get("messages-lost", 0) + 1
             return
-        cfg = net.config
-        base = cfg.base_latency_us + net.extra_delay_us
-        spread = cfg.spread_us + net.extra_spread_us
         self.seq += 1
-        heappush(self.queue, (self.time + chooser.latency(base, spread), self.seq, DELIVER, dst,
-                              src, msg))
+        heappush(self.queue, (self.time + chooser.latency(net.latency_us, net.spread_us),
+                              self.seq, DELIVER, dst, src, msg))
         if net.duplicate and chooser.chance(net.duplicate):
-            stats["messages-duplicated"] = stats.get("messages-duplicated", 0) + 1
+            self.stats["messages-duplicated"] = self.stats.get("messages-duplicated", 0) + 1
             self.seq += 1
-            heappush(self.queue, (self.time + chooser.latency(base, spread), self.seq, DELIVER,
-                                  dst, src, msg))
+            heappush(self.queue, (self.time + chooser.latency(net.latency_us, net.spread_us),
+                                  self.seq, DELIVER, dst, src, msg))
 
     def set_timer(self, node: str, name: str, delay_us: int, data: Any) -> None:
         drift = self.clock_drift_ppm[node]
@@ -210,7 +209,7 @@ class Simulator:
         self.timers[node].pop(name, None)
 
     def client_latency(self) -> int:
-        cfg = self.net.config
+        cfg = self.net.config  # client links suffer no network faults
         return self.chooser.latency(cfg.base_latency_us, cfg.spread_us)
 
     def submit(self, node: str, req: Request) -> None:

@@ -17,15 +17,20 @@ class NetworkConfig:
 
 
 class Network:
-    __slots__ = ("config", "blocked", "loss", "duplicate", "extra_delay_us", "extra_spread_us")
+    __slots__ = ("config", "blocked", "loss", "duplicate", "latency_us", "spread_us")
 
     def __init__(self, config: NetworkConfig) -> None:
         self.config = config
         self.blocked: dict[tuple[str, str], int] = {}
         self.loss = 0.0
         self.duplicate = 0.0
-        self.extra_delay_us = 0
-        self.extra_spread_us = 0  # large spread reorders messages
+        self.latency_us = config.base_latency_us  # base plus any delay fault
+        self.spread_us = config.spread_us         # a large spread reorders messages
+
+    def set_delay(self, extra_delay_us: int, extra_spread_us: int) -> None:
+        """Slow every message by `extra_delay_us` and widen its spread (reordering)."""
+        self.latency_us = self.config.base_latency_us + extra_delay_us
+        self.spread_us = self.config.spread_us + extra_spread_us
 
     def block(self, links) -> None:
         for link in links:
@@ -43,4 +48,4 @@ class Network:
         """Every link open and every message fault off."""
         self.blocked.clear()
         self.loss = self.duplicate = 0.0
-        self.extra_delay_us = self.extra_spread_us = 0
+        self.set_delay(0, 0)

@@ -1,0 +1,124 @@
+"""Campaigns: one spec over many seeds, on any concurrent.futures executor.
+
+Each seed runs in a worker as a pure function of its spec and returns a compact `SeedResult`
+(the full history travels back only for failures, inside the bundle). Results are ordered by
+seed, so a campaign reports the same whatever the executor or the number of jobs.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import attrs
+
+from faultlab import __version__
+from faultlab.campaign.runner import RunResult, run
+from faultlab.campaign.spec import RunSpec
+from faultlab.histories.bundle import Bundle, write_bundle
+
+
+@attrs.frozen
+class SeedResult:
+    seed: int
+    fingerprint: str
+    failed_checks: tuple[str, ...]
+    explanations: tuple[str, ...]
+    events: int
+    sim_time_us: int
+    wall_s: float
+    stats: dict
+    faults_fired: dict
+    bundle: Bundle | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failed_checks)
+
+
+def make_bundle(result: RunResult) -> Bundle:
+    return Bundle(spec=result.spec.to_dict(), fingerprint=result.fingerprint,
+                  failing_checks=tuple(v.name for v in result.failed),
+                  faultlab_version=__version__, history=result.history)
+
+
+def run_seed(spec_doc: dict) -> SeedResult:
+    """Worker entry point: plain data in, plain data out (picklable for any executor)."""
+    result = run(RunSpec.from_dict(spec_doc))
+    failed = result.failed
+    return SeedResult(
+        seed=result.spec.seed, fingerprint=result.fingerprint,
+        failed_checks=tuple(v.name for v in failed),
+        explanations=tuple(v.explanation for v in failed),
+        events=result.events, sim_time_us=result.sim_time_us, wall_s=result.wall_s,
+        stats=result.stats, faults_fired=result.faults_fired,
+        bundle=make_bundle(result) if failed else None)
+
+
+def bundle_name(spec: RunSpec) -> str:
+    """e.g. primary-backup-ack-before-replicate-17.json"""
+    return "-".join([spec.protocol, *spec.bugs, str(spec.seed)]) + ".json"
+
+
+def save_bundle(bundle: Bundle, out_dir: str | Path) -> Path:
+    spec = RunSpec.from_dict(bundle.spec)
+    return write_bundle(Path(out_dir) / bundle_name(spec), bundle)
+
+
+@attrs.frozen
+class CampaignResult:
+    spec: RunSpec
+    results: tuple[SeedResult, ...]
+    wall_s: float
+
+    @property
+    def failures(self) -> list[SeedResult]:
+        return [r for r in self.results if r.failed]
+
+    def check_failures(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.failures:
+            for name in r.failed_checks:
+                counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def totals(self, field: str) -> dict[str, int]:
+        """Sum a per-run dict ("stats" or "faults_fired") over every seed."""
+        total: dict[str, int] = {}
+        for r in self.results:
+            for k, v in getattr(r, field).items():
+                total[k] = total.get(k, 0) + v
+        return dict(sorted(total.items()))
+
+
+def run_campaign(spec: RunSpec, seeds: Iterable[int], *, jobs: int = 1,
+                 executor: cf.Executor | None = None,
+                 on_result: Callable[[SeedResult], None] | None = None) -> CampaignResult:
+    """Run `spec` once per seed. Uses `executor` if given, else a process pool of `jobs`
+    workers (or this process when jobs == 1)."""
+    import time
+
+    started = time.perf_counter()
+    docs = [attrs.evolve(spec, seed=s).to_dict() for s in seeds]
+    results: list[SeedResult] = []
+
+    def collect(r: SeedResult) -> None:
+        results.append(r)
+        if on_result is not None:
+            on_result(r)
+
+    if executor is None and jobs <= 1:
+        for doc in docs:
+            collect(run_seed(doc))
+    else:
+        own = executor is None
+        pool = executor or cf.ProcessPoolExecutor(max_workers=jobs)
+        try:
+            futures = [pool.submit(run_seed, doc) for doc in docs]
+            for fut in cf.as_completed(futures):
+                collect(fut.result())
+        finally:
+            if own:
+                pool.shutdown(cancel_futures=True)
+    results.sort(key=lambda r: r.seed)
+    return CampaignResult(spec, tuple(results), time.perf_counter() - started)

@@ -1,0 +1,998 @@
+"""Raft (Ongaro & Ousterhout, extended paper) with a linearizable KV service on top.
+
+Nodes elect a leader with randomized timeouts and RequestVote (with the up-to-date log
+check), replicate the log with AppendEntries (consistency check and fast backtracking by
+conflict term/index), persist currentTerm, votedFor and the log before any reply that depends
+on them, commit only current-term entries by counting, apply committed entries in order to a
+KV state machine, and compact the log into snapshots that lagging followers receive with
+InstallSnapshot.
+
+The KV service: get / put / append / cas on string values per key. Writes go through the log
+with client sessions (client id + sequence number = the request id) so an op that is retried
+and ends up in the log twice applies once. Reads use a read-index round: the leader notes its
+commit index, confirms with a majority that it is still leader, waits until it has applied
+that index and answers from its state machine. Non-leaders redirect to the leader they know.
+
+Planted bugs are marked `# BUG <name>:` beside the line they mutate; all are off by default.
+
+Messages are plain tuples:
+    ("vote", term, candidate, last_index, last_term)
+    ("vote-r", term, granted)
+    ("append", term, leader, prev_index, prev_term, entries, leader_commit, round)
+    ("append-r", term, success, match_index, conflict_term, conflict_index, round)
+    ("snap", term, leader, index, term_at_index, kv_items, session_items, round)
+    ("snap-r", term, index, round)
+Log entries are (term, command); a command is (client, seq, f, key, arg) or None (no-op).
+
+Durable state (ctx.disk): "hs" -> (term, voted_for); "e<i>" -> entry i; "last" -> last log
+index; "snap" -> (index, term, kv_items, session_items).
+"""
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from faultlab.checkers.models import KV, REJECT, Call, freeze
+from faultlab.checkers.verdict import UNKNOWN, Verdict
+from faultlab.histories import INFO, INVOKE, OK, History
+from faultlab.protocols.base import Protocol
+from faultlab.sim.node import Context, Node, Request
+from faultlab.sim.workload import Workload
+
+if TYPE_CHECKING:
+    from faultlab.sim.kernel import Simulator
+
+FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
+
+DEFAULTS: dict[str, Any] = {
+    "nodes": 5,
+    "heartbeat_us": 30_000,
+    "election_min_us": 150_000,
+    "election_max_us": 300_000,
+    "snapshot_every": 40,   # applied entries between snapshots (0: never)
+    "max_batch": 32,        # entries per AppendEntries
+}
+
+BUGS = {
+    "figure8": "commit an entry from an earlier term by counting replicas (Figure 8)",
+    "vote-without-log-check": "grant votes without the up-to-date log check",
+    "no-persist-vote": "reply to RequestVote before votedFor/term are persisted",
+    "stale-leader-read": "the leader answers reads from local state without confirming "
+                         "leadership",
+    "accept-stale-term-reply": "act on vote and append replies from an older term",
+    "unconditional-truncate": "followers truncate the log after prev_index on every "
+                              "AppendEntries, even old reordered ones",
+    "dedup-not-in-snapshot": "the client session table is left out of snapshots",
+    "fixed-election-timeout": "no randomized election timeout (a liveness bug)",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The node
+# ---------------------------------------------------------------------------------------------
+
+class RaftNode(Node):
+    """One Raft server with its KV state machine."""
+
+    def __init__(self, ctx: Context, config: dict, bugs: frozenset[str]) -> None:
+        super().__init__(ctx, config, bugs)
+        cfg = {**DEFAULTS, **config}
+        self.heartbeat_us = int(cfg["heartbeat_us"])
+        self.election_min = int(cfg["election_min_us"])
+        self.election_max = int(cfg["election_max_us"])
+        self.snapshot_every = int(cfg["snapshot_every"])
+        self.max_batch = max(1, int(cfg["max_batch"]))
+        self.name = ctx.name
+        self.peers = ctx.peers
+        self.quorum = len(ctx.nodes) // 2 + 1
+        # Observations for the invariant monitor (None until a monitor adopts this node).
+        self.journal: list | None = None
+
+    # ---- boot ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._boot()
+
+    def recover(self) -> None:
+        self._boot()
+
+    def _boot(self) -> None:
+        disk = self.ctx.disk
+        self.term, self.voted_for = disk.get("hs", (0, None))
+        snap = disk.get("snap")
+        if snap is None:
+            snap = (0, 0, (), ())
+        self.base, base_term, kv_items, sess_items = snap
+        self.snap = snap
+        last = disk.get("last", 0)
+        log = [(base_term, None)]
+        for i in range(self.base + 1, last + 1):
+            log.append(disk.get(f"e{i}"))
+        self.log = log
+        self.kv: dict = dict(kv_items)
+        self.sessions: dict = dict(sess_items)
+        self.commit = self.applied = self.base
+        self.role = FOLLOWER
+        self.leader_id: str | None = None
+        self.votes: set = set()
+        # leader state
+        self.next_index: dict = {}
+        self.match: dict = {}
+        self.inflight: dict = {}
+        self.acked: dict = {}      # peer -> highest round it answered in this term
+        self.round = 0
+        self.pending: dict = {}    # log index -> Request waiting for its entry to apply
+        self.pending_ids: dict = {}  # request id -> log index
+        self.reads: list = []      # [round, read_index or None, req] awaiting confirmation
+        self.ready_reads: list = []  # (read_index, req) confirmed, awaiting apply
+        self._reset_election_timer()
+
+    # ---- log helpers ----------------------------------------------------------------------
+
+    def last_index(self) -> int:
+        return self.base + len(self.log) - 1
+
+    def term_at(self, i: int) -> int:
+        return self.log[i - self.base][0]
+
+    def state(self):
+        return (self.role, self.term, self.voted_for, self.leader_id, self.commit,
+                self.applied, self.base, self.last_index(), self.log[-1][0])
+
+    def _save_hs(self) -> None:
+        self.ctx.disk.put("hs", (self.term, self.voted_for))
+
+    def _note(self, event: tuple) -> None:
+        if self.journal is not None:
+            self.journal.append(event)
+
+    # ---- timers ---------------------------------------------------------------------------
+
+    def _reset_election_timer(self) -> None:
+        if "fixed-election-timeout" in self.bugs:
+            delay = self.election_min  # BUG fixed-election-timeout: no randomization
+        else:
+            delay = self.ctx.rng.randint(self.election_min, self.election_max)
+        self.ctx.set_timer("elect", delay)
+
+    def on_timer(self, name: str, data: Any) -> None:
+        if name == "elect":
+            if self.role != LEADER:
+                self._start_election()
+        elif name == "hb":
+            if self.role == LEADER:
+                self._broadcast_append()
+                self.ctx.set_timer("hb", self.heartbeat_us)
+
+    # ---- elections ------------------------------------------------------------------------
+
+    def _step_down(self, term: int, persist: bool = True) -> None:
+        """Adopt a higher term as a follower (persisted, not yet synced), or just stop
+        leading or campaigning in the current one."""
+        if term > self.term:
+            self.term = term
+            self.voted_for = None
+            self.leader_id = None
+            if persist:
+                self._save_hs()
+        if self.role == LEADER:
+            self._abandon_clients()
+            self.ctx.cancel_timer("hb")
+            self._reset_election_timer()
+        self.role = FOLLOWER
+
+    def _start_election(self) -> None:
+        self.term += 1
+        self.role = CANDIDATE
+        self.voted_for = self.name
+        self.leader_id = None
+        self.votes = {self.name}
+        disk = self.ctx.disk
+        self._save_hs()
+        disk.sync()
+        self.ctx.count("elections")
+        self._reset_election_timer()
+        if len(self.votes) >= self.quorum:
+            self._become_leader()
+            return
+        last = self.last_index()
+        self.ctx.broadcast(("vote", self.term, self.name, last, self.log[-1][0]))
+
+    def _on_vote(self, src: str, term: int, cand: str, last_i: int, last_t: int) -> None:
+        if term > self.term:
+            self._step_down(term, persist=False)  # persisted below, before the reply
+        my_t = self.log[-1][0]
+        up_to_date = last_t > my_t or (last_t == my_t and last_i >= self.last_index())
+        if "vote-without-log-check" in self.bugs:
+            up_to_date = True  # BUG vote-without-log-check: any log is up to date
+        granted = (term == self.term and self.voted_for in (None, cand) and up_to_date)
+        if granted:
+            self.voted_for = cand
+            self._reset_election_timer()
+        if "no-persist-vote" not in self.bugs:  # BUG no-persist-vote: skip this
+            self._save_hs()
+            self.ctx.disk.sync()
+        self.ctx.send(src, ("vote-r", self.term, granted))
+
+    def _on_vote_reply(self, src: str, term: int, granted: bool) -> None:
+        if term > self.term:
+            self._step_down(term)
+            self.ctx.disk.sync()
+            return
+        if self.role != CANDIDATE:
+            return
+        if term != self.term and "accept-stale-term-reply" not in self.bugs:
+            return  # (BUG accept-stale-term-reply: count votes from an older term)
+        if granted:
+            self.votes.add(src)
+            if len(self.votes) >= self.quorum:
+                self._become_leader()
+
+    def _become_leader(self) -> None:
+        self.role = LEADER
+        self.leader_id = self.name
+        self.ctx.count("leader-elected")
+        self._note(("leader", self.term))
+        nxt = self.last_index() + 1
+        self.next_index = dict.fromkeys(self.peers, nxt)
+        self.match = dict.fromkeys(self.peers, 0)
+        self.inflight = dict.fromkeys(self.peers, False)
+        self.acked = dict.fromkeys(self.peers, 0)
+        self.ctx.cancel_timer("elect")
+        self._broadcast_append()
+        self.ctx.set_timer("hb", self.heartbeat_us)
+        if not self.peers:
+            self._advance_commit()
+
+    # ---- replication: leader side ----------------------------------------------------------
+
+    def _broadcast_append(self) -> None:
+        self.round += 1
+        for peer in self.peers:
+            self._send_append(peer)
+
+    def _send_append(self, peer: str) -> None:
+        nxt = self.next_index[peer]
+        base = self.base
+        self.inflight[peer] = True
+        if nxt <= base:
+            s = self.snap
+            self.ctx.send(peer, ("snap", self.term, self.name, s[0], s[1], s[2], s[3],
+                                 self.round))
+            return
+        prev = nxt - 1
+        log = self.log
+        entries = tuple(log[nxt - base:nxt - base + self.max_batch])
+        self.ctx.send(peer, ("append", self.term, self.name, prev, log[prev - base][0],
+                             entries, self.commit, self.round))
+
+    def _replicate(self) -> None:
+        """Send new entries to every peer that has nothing in flight."""
+        inflight = self.inflight
+        for peer in self.peers:
+            if not inflight[peer]:
+                self._send_append(peer)
+
+    def _on_append_reply(self, src: str, term: int, ok: bool, match: int, cterm: int,
+                         cindex: int, rnd: int) -> None:
+        if term > self.term:
+            self._step_down(term)
+            self.ctx.disk.sync()
+            return
+        if self.role != LEADER:
+            return
+        if term != self.term and "accept-stale-term-reply" not in self.bugs:
+            return  # (BUG accept-stale-term-reply: act on replies from an older term)
+        self.inflight[src] = False
+        if rnd > self.acked[src]:
+            self.acked[src] = rnd
+            if self.reads:
+                self._confirm_reads()
+        if ok:
+            if match > self.match[src]:
+                self.match[src] = match
+                self._advance_commit()
+            if match + 1 > self.next_index[src]:
+                self.next_index[src] = match + 1
+        else:
+            nxt = cindex
+            if cterm:
+                # fast backtracking: skip past the follower's whole conflicting term
+                i = self.last_index()
+                base = self.base
+                while i > base and self.log[i - base][0] > cterm:
+                    i -= 1
+                if i > base and self.log[i - base][0] == cterm:
+                    nxt = i + 1
+            self.next_index[src] = max(1, min(nxt, self.last_index() + 1))
+        if self.next_index[src] <= self.last_index():
+            self._send_append(src)
+
+    def _on_snap_reply(self, src: str, term: int, index: int, rnd: int) -> None:
+        if term > self.term:
+            self._step_down(term)
+            self.ctx.disk.sync()
+            return
+        if self.role != LEADER:
+            return
+        if term != self.term and "accept-stale-term-reply" not in self.bugs:
+            return  # (BUG accept-stale-term-reply)
+        self.inflight[src] = False
+        if rnd > self.acked[src]:
+            self.acked[src] = rnd
+            if self.reads:
+                self._confirm_reads()
+        if index > self.match[src]:
+            self.match[src] = index
+            self._advance_commit()
+        if index + 1 > self.next_index[src]:
+            self.next_index[src] = index + 1
+        if self.next_index[src] <= self.last_index():
+            self._send_append(src)
+
+    def _advance_commit(self) -> None:
+        ms = sorted(self.match.values(), reverse=True)
+        ms.insert(0, self.last_index())  # the leader's own log is synced
+        n = ms[self.quorum - 1]
+        if n <= self.commit:
+            return
+        # Only entries of the current term commit by counting (Raft §5.4.2).
+        if self.log[n - self.base][0] == self.term or "figure8" in self.bugs:  # BUG figure8
+            self._set_commit(n)
+
+    def _set_commit(self, n: int) -> None:
+        old = self.commit
+        self.commit = n
+        if self.journal is not None:
+            base, log, term = self.base, self.log, self.term
+            for i in range(max(old, base) + 1, min(n, self.last_index()) + 1):
+                self.journal.append(("commit", i, log[i - base][0], term))
+        self._apply()
+        if self.reads and self.role == LEADER:
+            self._confirm_reads()
+
+    # ---- replication: follower side --------------------------------------------------------
+
+    def _follow(self, term: int, leader: str) -> None:
+        if term > self.term or self.role != FOLLOWER:
+            self._step_down(term)  # e.g. a candidate that meets the leader of its term
+        self.leader_id = leader
+        self._reset_election_timer()
+
+    def _on_append(self, src: str, term: int, leader: str, prev_i: int, prev_t: int,
+                   entries: tuple, lcommit: int, rnd: int) -> None:
+        ctx = self.ctx
+        if term < self.term:
+            ctx.send(src, ("append-r", self.term, False, 0, 0, 0, rnd))
+            return
+        self._follow(term, leader)
+        disk = ctx.disk
+        base = self.base
+        if prev_i < base:  # the start is already in our snapshot (committed)
+            skip = base - prev_i
+            if skip >= len(entries):
+                disk.sync()
+                ctx.send(src, ("append-r", self.term, True, prev_i + len(entries), 0, 0, rnd))
+                return
+            entries = entries[skip:]
+            prev_i, prev_t = base, self.log[0][0]
+        log = self.log
+        last = base + len(log) - 1
+        if prev_i > last:
+            disk.sync()
+            ctx.send(src, ("append-r", self.term, False, 0, 0, last + 1, rnd))
+            return
+        if log[prev_i - base][0] != prev_t:
+            cterm = log[prev_i - base][0]
+            i = prev_i
+            while i - 1 > base and log[i - 1 - base][0] == cterm:
+                i -= 1
+            disk.sync()
+            ctx.send(src, ("append-r", self.term, False, 0, cterm, i, rnd))
+            return
+        if "unconditional-truncate" in self.bugs:
+            start = 0  # BUG unconditional-truncate: drop everything after prev_i
+        else:
+            start = len(entries)
+            for k, e in enumerate(entries):
+                idx = prev_i + 1 + k
+                if idx > last or log[idx - base][0] != e[0]:
+                    start = k
+                    break
+        if start < len(entries) or ("unconditional-truncate" in self.bugs and entries):
+            first = prev_i + 1 + start
+            del log[first - base:]
+            note = self.journal is not None
+            for k in range(start, len(entries)):
+                e = entries[k]
+                idx = prev_i + 1 + k
+                log.append(e)
+                disk.put(f"e{idx}", e)
+                if note:
+                    self.journal.append(("entry", idx, e[0], log[idx - 1 - base][0], e[1]))
+            disk.put("last", base + len(log) - 1)
+        disk.sync()
+        match = prev_i + len(entries)
+        if lcommit > self.commit:
+            new = min(lcommit, match)
+            if new > self.commit:
+                self._set_commit(new)
+        ctx.send(src, ("append-r", self.term, True, match, 0, 0, rnd))
+
+    def _on_snap(self, src: str, term: int, leader: str, index: int, sterm: int,
+                 kv_items: tuple, sess_items: tuple, rnd: int) -> None:
+        ctx = self.ctx
+        if term < self.term:
+            ctx.send(src, ("snap-r", self.term, 0, rnd))
+            return
+        self._follow(term, leader)
+        if index > self.commit:
+            base = self.base
+            last = self.last_index()
+            if index <= last and self.log[index - base][0] == sterm:
+                self.log = [(sterm, None)] + self.log[index - base + 1:]
+            else:
+                self.log = [(sterm, None)]
+            disk = ctx.disk
+            for i in range(base + 1, min(index, last) + 1):
+                disk.delete(f"e{i}")
+            self.base = index
+            self.snap = (index, sterm, kv_items, sess_items)
+            disk.put("snap", self.snap)
+            disk.put("last", self.last_index())
+            self.kv = dict(kv_items)
+            self.sessions = dict(sess_items)
+            self.commit = self.applied = index
+            if self.pending:
+                self._settle_pending(index)
+            ctx.count("snapshots-installed")
+        ctx.disk.sync()
+        ctx.send(src, ("snap-r", self.term, index, rnd))
+
+    # ---- state machine ----------------------------------------------------------------------
+
+    def _apply(self) -> None:
+        upto = min(self.commit, self.last_index())
+        if self.applied >= upto:
+            return
+        log, base, kv, sessions = self.log, self.base, self.kv, self.sessions
+        note = self.journal is not None
+        pending = self.pending
+        while self.applied < upto:
+            i = self.applied + 1
+            self.applied = i
+            cmd = log[i - base][1]
+            if cmd is None:
+                if note:
+                    self.journal.append(("apply", i, None, None))
+                continue
+            client, seq, f, key, arg = cmd
+            s = sessions.get(client)
+            if s is not None and s[0] >= seq:
+                result = s[1]  # a retried op already applied: answer, do not reapply
+            else:
+                old = kv.get(key, "")
+                if f == "put":
+                    kv[key] = arg
+                    result = True
+                elif f == "append":
+                    kv[key] = old + arg
+                    result = True
+                else:  # cas
+                    result = old == arg[0]
+                    if result:
+                        kv[key] = arg[1]
+                sessions[client] = (seq, result)
+            if note:
+                self.journal.append(("apply", i, cmd, kv.get(key, "")))
+            if pending:
+                req = pending.pop(i, None)
+                if req is not None:
+                    del self.pending_ids[req.id]
+                    if req.id == seq and req.client == client:
+                        if result:
+                            self.ctx.reply(req, "ok", value=req.value)
+                        else:
+                            self.ctx.reply(req, "fail", error="cas-mismatch")
+                    else:  # our entry was overwritten: let the client retry
+                        self.ctx.redirect(req, self.leader_id)
+        if self.ready_reads:
+            self._answer_reads()
+        if self.snapshot_every and self.applied - self.base >= self.snapshot_every:
+            self._snapshot()
+
+    def _snapshot(self) -> None:
+        index = self.applied
+        base = self.base
+        sterm = self.log[index - base][0]
+        sessions = tuple(sorted(self.sessions.items()))
+        if "dedup-not-in-snapshot" in self.bugs:
+            sessions = ()  # BUG dedup-not-in-snapshot: sessions are not saved
+        self.snap = (index, sterm, tuple(sorted(self.kv.items())), sessions)
+        disk = self.ctx.disk
+        disk.put("snap", self.snap)
+        for i in range(base + 1, index + 1):
+            disk.delete(f"e{i}")
+        disk.sync()
+        self.log = [(sterm, None)] + self.log[index - base + 1:]
+        self.base = index
+        self.ctx.count("snapshots")
+
+    # ---- clients -------------------------------------------------------------------------------
+
+    def on_request(self, req: Request) -> None:
+        if self.role != LEADER:
+            self.ctx.redirect(req, self.leader_id)
+            return
+        key, arg = req.value
+        if req.f == "get":
+            if "stale-leader-read" in self.bugs:  # BUG stale-leader-read: no confirmation
+                self.ctx.reply(req, "ok", value=[key, self.kv.get(key, "")])
+                return
+            self._start_read(req)
+            return
+        if req.f not in ("put", "append", "cas"):
+            self.ctx.reply(req, "fail", error="unknown-op")
+            return
+        s = self.sessions.get(req.client)
+        if s is not None and s[0] == req.id:  # already applied: answer from the session
+            if s[1]:
+                self.ctx.reply(req, "ok", value=req.value)
+            else:
+                self.ctx.reply(req, "fail", error="cas-mismatch")
+            return
+        idx = self.pending_ids.get(req.id)
+        if idx is not None:  # a resend of an op already in our log
+            self.pending[idx] = req
+            return
+        if req.f == "cas":
+            arg = tuple(arg)
+        self._append_command((req.client, req.id, req.f, key, arg))
+        idx = self.last_index()
+        self.pending[idx] = req
+        self.pending_ids[req.id] = idx
+
+    def _append_command(self, cmd) -> None:
+        idx = self.last_index() + 1
+        e = (self.term, cmd)
+        prev_t = self.log[-1][0]
+        self.log.append(e)
+        disk = self.ctx.disk
+        disk.put(f"e{idx}", e)
+        disk.put("last", idx)
+        disk.sync()
+        self._note(("entry", idx, self.term, prev_t, cmd))
+        if self.peers:
+            self._replicate()
+        else:
+            self._advance_commit()
+
+    def _start_read(self, req: Request) -> None:
+        committed_here = self.log[self.commit - self.base][0] == self.term
+        if not committed_here and self.log[-1][0] != self.term:
+            self._append_command(None)  # a no-op to commit an entry of this term
+        self.round += 1
+        self.reads.append([self.round, self.commit if committed_here else None, req])
+        for peer in self.peers:
+            self._send_append(peer)
+        self._confirm_reads()
+
+    def _confirm_reads(self) -> None:
+        """Reads whose round a majority has answered in this term are confirmed."""
+        if self.log[self.commit - self.base][0] != self.term:
+            return  # no entry of this term committed yet: the read index is not known
+        acks = sorted(self.acked.values(), reverse=True)
+        confirmed = acks[self.quorum - 2] if self.quorum >= 2 else self.round
+        reads = self.reads
+        keep = []
+        for item in reads:
+            rnd, ri, req = item
+            if rnd <= confirmed:
+                self.ready_reads.append((ri if ri is not None else self.commit, req))
+            else:
+                if ri is None:
+                    item[1] = self.commit
+                keep.append(item)
+        self.reads = keep
+        if self.ready_reads:
+            self._answer_reads()
+
+    def _answer_reads(self) -> None:
+        applied = self.applied
+        keep = []
+        for ri, req in self.ready_reads:
+            if ri <= applied:
+                key = req.value[0]
+                self.ctx.reply(req, "ok", value=[key, self.kv.get(key, "")])
+            else:
+                keep.append((ri, req))
+        self.ready_reads = keep
+
+    def _abandon_clients(self) -> None:
+        """A leader stepping down hands its open reads back to the clients (they had no
+        effect). Writes already in the log stay pending here: they may still commit, and
+        this node answers them when it applies their index (or redirects the client once a
+        different command is applied there)."""
+        redirect = self.ctx.redirect
+        for _, _, req in self.reads:
+            redirect(req, None)
+        for _, req in self.ready_reads:
+            redirect(req, None)
+        self.reads = []
+        self.ready_reads = []
+
+    def _settle_pending(self, upto: int) -> None:
+        """An installed snapshot covers pending writes up to `upto`: answer those the session
+        table shows as applied; the rest stay unanswered (the client times out: info)."""
+        for idx in sorted(i for i in self.pending if i <= upto):
+            req = self.pending.pop(idx)
+            del self.pending_ids[req.id]
+            s = self.sessions.get(req.client)
+            if s is not None and s[0] == req.id:
+                if s[1]:
+                    self.ctx.reply(req, "ok", value=req.value)
+                else:
+                    self.ctx.reply(req, "fail", error="cas-mismatch")
+
+    # ---- dispatch ------------------------------------------------------------------------------
+
+    def on_message(self, src: str, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "append":
+            self._on_append(src, *msg[1:])
+        elif kind == "append-r":
+            self._on_append_reply(src, *msg[1:])
+        elif kind == "vote":
+            self._on_vote(src, *msg[1:])
+        elif kind == "vote-r":
+            self._on_vote_reply(src, *msg[1:])
+        elif kind == "snap":
+            self._on_snap(src, *msg[1:])
+        elif kind == "snap-r":
+            self._on_snap_reply(src, *msg[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Invariants, checked after every step
+# ---------------------------------------------------------------------------------------------
+
+class RaftMonitor:
+    """Raft's safety properties (Figure 3 of the paper), checked incrementally.
+
+    Nodes append observations to their `journal` (new log entries, becoming leader, commit
+    advances, applied commands); after every step the monitor drains the journals and checks
+    only what changed:
+
+    - election-safety: at most one leader per term;
+    - log-matching: an (index, term) pair always names the same command and the same
+      predecessor term, so two logs agreeing on an entry agree on everything before it;
+    - leader-completeness: an entry committed in term T is in the log of every leader of a
+      term after T (checked when a leader is elected and when an entry commits);
+    - state-machine-safety: no two nodes commit or apply different commands at one index,
+      and the same command leaves its key with the same value everywhere.
+
+    On a violation the callable's `__name__` is set to the property's name, so the kernel's
+    violation text starts with it.
+    """
+
+    def __init__(self) -> None:
+        self.__name__ = "raft-safety"
+        self.leaders: dict[int, str] = {}          # term -> leader
+        self.entries: dict[tuple, tuple] = {}      # (index, term) -> (prev term, command)
+        self.committed: dict[int, list] = {}       # index -> [entry term, earliest term known]
+        self.applied: dict[int, tuple] = {}        # index -> (node, command, value after)
+
+    def __call__(self, sim: Simulator) -> str | None:
+        for name, node in sim.nodes.items():
+            if node is None:
+                continue
+            journal = node.journal
+            if journal:
+                node.journal = []
+                problem = self._drain(sim, name, node, journal)
+                if problem:
+                    return problem
+            elif journal is None:
+                node.journal = []
+                problem = self._adopt(name, node)
+                if problem:
+                    return problem
+        return None
+
+    def _fail(self, prop: str, problem: str) -> str:
+        self.__name__ = prop
+        return problem
+
+    def _adopt(self, name: str, node: RaftNode) -> str | None:
+        """A node (re)booted: register the log it recovered."""
+        base, log = node.base, node.log
+        for k in range(1, len(log)):
+            problem = self._entry(name, base + k, log[k][0], log[k - 1][0], log[k][1])
+            if problem:
+                return problem
+        return None
+
+    def _entry(self, name: str, i: int, t: int, prev_t: int, cmd) -> str | None:
+        seen = self.entries.get((i, t))
+        if seen is None:
+            self.entries[(i, t)] = (prev_t, cmd)
+        elif seen != (prev_t, cmd):
+            return self._fail("log-matching",
+                              f"{name} holds entry {i} of term {t} as {cmd!r} after term "
+                              f"{prev_t}, but another log has it as {seen[1]!r} after term "
+                              f"{seen[0]}")
+        return None
+
+    def _drain(self, sim: Simulator, name: str, node: RaftNode, journal: list) -> str | None:
+        for ev in journal:
+            kind = ev[0]
+            if kind == "entry":
+                problem = self._entry(name, ev[1], ev[2], ev[3], ev[4])
+            elif kind == "commit":
+                problem = self._commit(sim, name, ev[1], ev[2], ev[3])
+            elif kind == "apply":
+                problem = self._apply(name, ev[1], ev[2], ev[3])
+            else:  # leader
+                problem = self._leader(name, node, ev[1])
+            if problem:
+                return problem
+        return None
+
+    def _leader(self, name: str, node: RaftNode, term: int) -> str | None:
+        other = self.leaders.setdefault(term, name)
+        if other != name:
+            return self._fail("election-safety", f"{other} and {name} are both leader of "
+                                                 f"term {term}")
+        missing = self._missing(node, term)
+        if missing:
+            return self._fail("leader-completeness",
+                              f"{name} became leader of term {term} without entry {missing[0]}"
+                              f" (term {missing[1]}), committed in term {missing[2]}")
+        return None
+
+    def _missing(self, node: RaftNode, term: int):
+        """The first committed entry (index, term, commit term) a leader of `term` lacks."""
+        base, last, log = node.base, node.last_index(), node.log
+        for i in sorted(self.committed):
+            t, tc = self.committed[i]
+            if tc >= term or i <= base:
+                continue
+            if i > last or log[i - base][0] != t:
+                return (i, t, tc)
+        return None
+
+    def _commit(self, sim: Simulator, name: str, i: int, t: int, tc: int) -> str | None:
+        known = self.committed.get(i)
+        if known is None:
+            self.committed[i] = [t, tc]
+        else:
+            if known[0] != t:
+                return self._fail("state-machine-safety",
+                                  f"{name} committed entry {i} of term {t}, but the entry of "
+                                  f"term {known[0]} was committed there before")
+            if tc < known[1]:
+                known[1] = tc
+            tc = known[1]
+        for other, node in sim.nodes.items():
+            if node is None or node.role != LEADER or node.term <= tc:
+                continue
+            if i > node.base and (i > node.last_index() or node.term_at(i) != t):
+                return self._fail("leader-completeness",
+                                  f"entry {i} (term {t}) was committed in term {tc}, but "
+                                  f"{other}, leader of term {node.term}, does not hold it")
+        return None
+
+    def _apply(self, name: str, i: int, cmd, value) -> str | None:
+        seen = self.applied.get(i)
+        if seen is None:
+            self.applied[i] = (name, cmd, value)
+            return None
+        if seen[1] != cmd:
+            return self._fail("state-machine-safety",
+                              f"{name} applied {_show(cmd)} at index {i}, but {seen[0]} "
+                              f"applied {_show(seen[1])} there")
+        if seen[2] != value:
+            return self._fail("state-machine-safety",
+                              f"applying {_show(cmd)} at index {i} left key {cmd[3]!r} = "
+                              f"{value!r} on {name} but {seen[2]!r} on {seen[0]}")
+        return None
+
+
+def _show(cmd) -> str:
+    if cmd is None:
+        return "no-op"
+    client, seq, f, key, arg = cmd
+    return f"{f} {key!r} {arg!r} ({client} #{seq})"
+
+
+# ---------------------------------------------------------------------------------------------
+# History checks
+# ---------------------------------------------------------------------------------------------
+
+class KVCas(KV):
+    """The KV model (strings per key; missing reads "") with cas [key, [old, new]].
+
+    A failed cas is taken to have done nothing (Knossos's reading), since a client also gets
+    fail when its node was unreachable.
+
+    A key's state is (value, parity): every put flips the parity bit, so a put is never a
+    state-preserving op. The checker linearizes state-preserving ok ops eagerly, which is
+    sound for reads but not for a put that happens to write the current value (it may be
+    needed later, after some cas or append changed the value).
+    """
+
+    name = "kv-cas"
+
+    def init(self):
+        return ("", False)
+
+    def partition(self, calls):
+        groups: dict = {}
+        for i, call in enumerate(calls):
+            groups.setdefault(freeze(call.value[0]), []).append(i)
+        return list(groups.items())
+
+    def compile(self, call: Call):
+        f = call.f
+        try:
+            _, arg = call.value
+        except (TypeError, ValueError):
+            return super().compile(call)  # raises the model's error
+        if f == "get":
+            out = call.output[1] if isinstance(call.output, (list, tuple)) else call.output
+            want = "" if out is None else out
+            return lambda s: s if s[0] == want else REJECT
+        if f == "put":
+            return lambda s: (arg, not s[1])
+        if f == "append":
+            return lambda s: (s[0] + arg, s[1])
+        if f == "cas":
+            old, new = arg
+            if call.type == OK:
+                return lambda s: (new, s[1]) if s[0] == old else REJECT
+            return lambda s: (new, s[1]) if s[0] == old else s  # info: maybe swapped
+        return super().compile(call)
+
+    def step(self, state, call: Call):
+        new = self.compile(call)(state)
+        return (new is not REJECT), (state if new is REJECT else new)
+
+    def reachable(self, target: Call, concurrent: list[Call]):
+        if target.f != "get":
+            return None
+        key = freeze(target.value[0])
+        if any(c.f in ("put", "cas") and freeze(c.value[0]) == key for c in concurrent):
+            return None
+        out = target.output[1] if isinstance(target.output, (list, tuple)) else target.output
+        want = "" if out is None else out
+        if not isinstance(want, str):
+            return None
+        return lambda s: want.startswith(s[0])  # only appends may run first: values grow
+
+    def describe(self, state) -> str:
+        return repr(state[0])
+
+
+def check_lost_writes(history: History, heal_at: int) -> Verdict:
+    """Every acknowledged append is in the last read of its key after the heal, unless a
+    put or cas that may follow it could have overwritten it."""
+    invokes: dict = {}
+    ops = []  # (f, key, value, invoke time, complete time or None, type)
+    for op in history:
+        if op.type == INVOKE:
+            invokes[op.process] = op
+            continue
+        inv = invokes.pop(op.process, None)
+        if inv is None:
+            continue
+        ops.append((inv, op))
+    for inv in invokes.values():
+        ops.append((inv, None))
+    final: dict = {}
+    for inv, comp in ops:
+        if inv.f == "get" and comp is not None and comp.type == OK and inv.time >= heal_at:
+            key, value = comp.value
+            if key not in final or final[key][0].time < inv.time:
+                final[key] = (inv, value or "")
+    if not final:
+        return Verdict("no-lost-writes", UNKNOWN, "no read succeeded after the heal")
+    # key -> latest completion of a put or cas that did not fail (inf: never completed);
+    # an append invoked before that may have been overwritten legitimately.
+    last_write: dict = {}
+    for w, c in ops:
+        if w.f in ("put", "cas") and (c is None or c.type != "fail"):
+            t = float("inf") if c is None or c.type == INFO else c.time
+            if t > last_write.get(w.value[0], -1):
+                last_write[w.value[0]] = t
+    lost = []
+    acked = 0
+    for inv, comp in ops:
+        if inv.f != "append" or comp is None or comp.type != OK:
+            continue
+        key, token = inv.value
+        if key not in final:
+            continue
+        acked += 1
+        read_inv, value = final[key]
+        if comp.time > read_inv.time or token.rstrip(",") in value.split(","):
+            continue
+        if last_write.get(key, -1) < inv.time:
+            lost.append({"key": key, "value": inv.value[1], "invoke_index": inv.index,
+                         "ok_index": comp.index, "final_read_index": read_inv.index})
+    if lost:
+        first = lost[0]
+        return Verdict("no-lost-writes", False,
+                       f"{len(lost)} acknowledged append(s) missing from the final reads, e.g. "
+                       f"append {first['value']!r} to key {first['key']!r} (op "
+                       f"{first['ok_index']}) is not in the read of op "
+                       f"{first['final_read_index']}", {"lost": lost},
+                       witness=lost[:10])
+    return Verdict("no-lost-writes", True,
+                   f"all {acked} acknowledged appends are in the final reads")
+
+
+# ---------------------------------------------------------------------------------------------
+# The protocol
+# ---------------------------------------------------------------------------------------------
+
+class Raft(Protocol):
+    name = "raft"
+    summary = ("Raft consensus (elections, log replication, persistence, snapshots) with a "
+               "linearizable KV store and client sessions on top")
+    node_class = RaftNode
+    bugs = BUGS
+    checks = {
+        "election-safety": "invariant: at most one leader per term",
+        "log-matching": "invariant: logs with an entry of the same index and term are "
+                        "identical up to it",
+        "leader-completeness": "invariant: a committed entry is in every later leader's log",
+        "state-machine-safety": "invariant: no two nodes apply different commands (or reach "
+                                "different values) at one index",
+        "linearizable": "history: the KV history is linearizable per key (get/put/append/cas)",
+        "no-lost-writes": "history: every acknowledged append is in the final read",
+    }
+    roles = ("leader", "followers")
+    default_config = dict(DEFAULTS)
+    default_workload = Workload(clients=10, think_us=10_000, timeout_us=500_000, keys=3,
+                                mix=(("get", 40), ("put", 10), ("append", 40), ("cas", 10)))
+    lin_time_limit_s = 20.0
+
+    def generate_op(self, rng: random.Random, workload: Workload, n: int):
+        mix = workload.mix or self.default_workload.mix
+        total = sum(w for _, w in mix)
+        r = rng.randrange(total)
+        for f, w in mix:
+            if r < w:
+                break
+            r -= w
+        key = rng.randrange(workload.keys)
+        if f == "get":
+            return "get", [key, None]
+        if f == "put":
+            return "put", [key, f"v{rng.randrange(3)},"]
+        if f == "append":
+            return "append", [key, f"{n},"]
+        if f == "cas":
+            return "cas", [key, [f"v{rng.randrange(3)},", f"v{rng.randrange(3)},"]]
+        raise ValueError(f"raft has no client operation {f!r}")
+
+    def final_ops(self, config: dict, workload: Workload):
+        return [("get", [k, None]) for k in range(workload.keys)]
+
+    def role_holders(self, sim: Simulator, role: str) -> list[str]:
+        leaders = sorted((node.term, name) for name, node in sim.nodes.items()
+                         if node is not None and node.role == LEADER)
+        leader = leaders[-1][1] if leaders else None
+        if role == "leader":
+            return [leader] if leader else []
+        if role == "followers":
+            return [n for n in sim.names if sim.nodes[n] is not None and n != leader]
+        return []
+
+    def invariants(self, config: dict):
+        return [RaftMonitor()]
+
+    def check(self, history: History, sim: Simulator, heal_at: int) -> list[Verdict]:
+        from faultlab.checkers.linearizability import check_linearizable
+        lin = check_linearizable(history, KVCas(), time_limit=self.lin_time_limit_s, jobs=1)
+        return [lin, check_lost_writes(history, heal_at)]

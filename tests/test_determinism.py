@@ -1,0 +1,71 @@
+"""Same spec, same fingerprint and history: across processes, hash seeds and job counts."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from faultlab.campaign.campaign import run_campaign
+from faultlab.campaign.runner import run
+from faultlab.campaign.spec import RunSpec
+from faultlab.histories.jsonl import dumps_history
+
+SPEC = RunSpec("primary-backup", seed=7, bugs=("ack-before-replicate",), heal_at_us=1_500_000)
+
+_CHILD = """
+import hashlib, json, sys
+from faultlab.campaign.runner import run
+from faultlab.campaign.spec import RunSpec
+from faultlab.histories.jsonl import dumps_history
+r = run(RunSpec.from_dict(json.loads(sys.argv[1])))
+print(json.dumps({"fingerprint": r.fingerprint,
+                  "history": hashlib.sha256(dumps_history(r.history)).hexdigest(),
+                  "verdicts": [[v.name, v.valid] for v in r.verdicts]}))
+"""
+
+
+def _in_subprocess(spec: RunSpec, hashseed: str) -> dict:
+    env = dict(os.environ, PYTHONHASHSEED=hashseed)
+    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(spec.to_dict())], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_same_spec_same_fingerprint_across_processes_and_hash_seeds():
+    a = _in_subprocess(SPEC, "0")
+    b = _in_subprocess(SPEC, "1")
+    assert a == b
+    here = run(SPEC)
+    assert here.fingerprint == a["fingerprint"]
+    import hashlib
+    assert hashlib.sha256(dumps_history(here.history)).hexdigest() == a["history"]
+
+
+def test_different_seeds_give_different_fingerprints():
+    prints = {run(RunSpec("primary-backup", seed=s, heal_at_us=500_000)).fingerprint
+              for s in range(5)}
+    assert len(prints) == 5
+
+
+def test_generated_schedule_and_explicit_schedule_run_identically():
+    first = run(SPEC)
+    again = run(first.spec)  # first.spec carries the schedule it generated
+    assert first.spec.schedule is not None and len(first.spec.schedule) > 0
+    assert again.fingerprint == first.fingerprint
+
+
+def test_spec_survives_a_json_round_trip():
+    spec = run(SPEC).spec
+    assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_campaign_results_identical_whatever_the_job_count():
+    spec = RunSpec("primary-backup", bugs=("ack-before-replicate",), heal_at_us=800_000)
+    serial = run_campaign(spec, range(6), jobs=1)
+    parallel = run_campaign(spec, range(6), jobs=2)
+
+    def essence(c):
+        return [(r.seed, r.fingerprint, r.failed_checks, r.events) for r in c.results]
+
+    assert essence(serial) == essence(parallel)
