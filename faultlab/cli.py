@@ -43,10 +43,12 @@ def cli() -> None:
 @click.option("--no-swarm", is_flag=True, help="Use every enabled fault family in every run.")
 @click.option("--heal-at", default=3.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Simulated seconds of faults before the heal phase.")
+@click.option("--config", "config_items", multiple=True, metavar="KEY=VALUE",
+              help="Protocol config override, e.g. nodes=3 (repeatable).")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); "
               "needs the `cluster` extra.")
 def run_cmd(protocol, runs, first_seed, bugs, jobs, out, faults, no_swarm, heal_at,
-            scheduler):
+            config_items, scheduler):
     """Run a randomized fault campaign against PROTOCOL and save failing runs."""
     from faultlab.campaign.campaign import run_campaign, save_bundle
     from faultlab.campaign.runner import prepare
@@ -55,6 +57,7 @@ def run_cmd(protocol, runs, first_seed, bugs, jobs, out, faults, no_swarm, heal_
 
     families = tuple(f.strip() for f in faults.split(",") if f.strip())
     spec = RunSpec(protocol=protocol, bugs=tuple(bugs), heal_at_us=int(heal_at * 1e6),
+                   config=_parse_config(config_items),
                    nemesis=NemesisConfig(families=families, swarm=not no_swarm))
     prepare(spec)  # reject unknown protocols, bugs and configs before starting workers
     jobs = jobs or os.cpu_count() or 1
@@ -91,6 +94,19 @@ def run_cmd(protocol, runs, first_seed, bugs, jobs, out, faults, no_swarm, heal_
         return 1
     console.print(f"\n[green bold]0 of {runs} runs failed[/]")
     return 0
+
+
+def _parse_config(items) -> dict:
+    config = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise FaultlabError(f"--config {item!r}: expected KEY=VALUE")
+        try:
+            config[key] = int(value)
+        except ValueError:
+            config[key] = value
+    return config
 
 
 def _bundle_file(spec, seed: int) -> str:

@@ -36,6 +36,11 @@ class Protocol(abc.ABC):
         if unknown:
             raise FaultlabError(f"protocol {self.name!r} has no config option {unknown[0]!r} "
                                 f"(options: {', '.join(sorted(self.default_config))})")
+        for key, value in config.items():
+            want = type(self.default_config[key])
+            if not isinstance(value, want) or isinstance(value, bool) != (want is bool):
+                raise FaultlabError(f"protocol {self.name!r} config {key!r} must be "
+                                    f"{want.__name__}, got {value!r}")
         merged = {**self.default_config, **config}
         if int(merged.get("nodes", 1)) < 1:
             raise FaultlabError(f"protocol {self.name!r} needs at least one node")
