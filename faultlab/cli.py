@@ -191,6 +191,56 @@ def replay_cmd(bundle, show_history):
     return 0
 
 
+# ---- shrink ---------------------------------------------------------------------------------
+
+@cli.command("shrink")
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="Where to save the minimal bundle [default: BUNDLE with .min.json].")
+@click.option("--max-attempts", default=400, show_default=True, type=click.IntRange(min=1),
+              help="Replays to spend looking for a smaller failing run.")
+def shrink_cmd(bundle, out, max_attempts):
+    """Shrink a failing BUNDLE to a smaller run that fails the same check."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from faultlab.campaign.campaign import make_bundle
+    from faultlab.campaign.shrink import shrink
+    from faultlab.campaign.spec import RunSpec
+    from faultlab.histories.bundle import load_bundle, write_bundle
+
+    saved = load_bundle(bundle)
+    spec = RunSpec.from_dict(saved.spec)
+    with Progress(SpinnerColumn(), TextColumn("shrinking: {task.fields[n]} replays, "
+                                              "{task.fields[kept]} smaller failures kept"),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("shrink", n=0, kept=0)
+        kept = 0
+
+        def on_attempt(n, ok):
+            nonlocal kept
+            kept += ok
+            progress.update(task, n=n, kept=kept)
+
+        result = shrink(spec, saved.failing_checks or None, max_attempts=max_attempts,
+                        on_attempt=on_attempt)
+    before, after = result.original, result.result
+    table = Table(title=f"shrunk in {result.attempts} replays", header_style="bold")
+    for col in ("", "faults", "clients", "ops", "heal at", "failing checks"):
+        table.add_column(col)
+    for label, r in (("original", before), ("minimal", after)):
+        wl = r.spec.workload.clients if r.spec.workload else "default"
+        table.add_row(label, str(len(r.spec.schedule)), str(wl), str(len(r.history)),
+                      f"{r.spec.heal_at_us / 1e6:.2f}s", ", ".join(v.name for v in r.failed))
+    console.print(table)
+    for fault in after.spec.schedule.faults:
+        console.print(f"  {fault.time / 1e6:8.3f}s  {fault.describe()}", markup=False)
+    path = Path(out) if out else Path(bundle).with_suffix("").with_suffix(".min.json")
+    write_bundle(path, make_bundle(after))
+    console.print(f"saved {path}\nreplay it with:\n  [bold]faultlab replay "
+                  f"{shlex.quote(str(path))}[/]")
+    return 1
+
+
 # ---- protocols ------------------------------------------------------------------------------
 
 @cli.command("protocols")

@@ -38,9 +38,12 @@ class Bundle:
             "fingerprint": self.fingerprint,
             "failing_checks": list(self.failing_checks),
         }
-        if self.history is not None:
-            doc["history"] = [op.to_dict() for op in self.history]
-        return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        head = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        if self.history is None:
+            return head + b"\n"
+        # One op per line: an indented history would triple the file for no reader's benefit.
+        ops = b",\n    ".join(orjson.dumps(op.to_dict()) for op in self.history)
+        return head[:-2] + b',\n  "history": [\n    ' + ops + b"\n  ]\n}\n"
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -147,7 +147,7 @@ class PrimaryBackup(Protocol):
     roles = ("primary",)
     default_config = {"nodes": 5, "heartbeat_us": 50_000, "failover_us": 300_000}
     default_workload = Workload(clients=10, think_us=10_000, timeout_us=400_000, keys=1,
-                                mix=(("add", 9), ("read", 1)))
+                                mix=(("add", 49), ("read", 1)))
 
     def generate_op(self, rng: random.Random, workload: Workload, n: int):
         mix = dict(workload.mix or self.default_workload.mix)
