@@ -5,8 +5,8 @@ total order of its operations that respects real time and the model. Configurati
 (set of linearized ops as an int bitset, model state) and are memoised in a bounded cache.
 
 Pruning that keeps the search small, each sound for any deterministic model:
-- an ok op the state accepts without changing it (a matching read) is linearized at once:
-  doing it now never hurts, so there is nothing to branch on;
+- an ok op that can never change the state (a read, says the model) and that the state
+  accepts is linearized at once: doing it now never hurts, so there is nothing to branch on;
 - an info op is tried only where it changes the state: one that changes nothing is the same
   as one that never happened, and an info op may never happen;
 - of several identical info ops (same call, both invoked), only the earliest is tried;
@@ -141,6 +141,7 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
     n = len(entries)
     trans = [model.compile(e.call) for e in entries]
     is_info = [e.complete is None for e in entries]
+    read_only = [not info and model.read_only(e.call) for e, info in zip(entries, is_info)]
     ok_ids = sorted((i for i in range(n) if not is_info[i]), key=lambda i: entries[i].complete)
     n_ok = len(ok_ids)
     ret_bit = [0] * n
@@ -176,7 +177,7 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         return found
 
     def expand(lin: int, linr: int, state):
-        """Close a configuration under state-preserving ok ops; list the branches.
+        """Close a configuration under accepted read-only ok ops; list the branches.
 
         Returns (lin, linr, closed ops, branches); branches is None when every ok op is
         linearized (success) and empty at a dead end.
@@ -202,11 +203,13 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                 if new is REJECT:
                     continue
                 if new == state:
-                    if not is_info[i]:
+                    if read_only[i]:
                         lin |= low
                         linr |= ret_bit[i]
                         closed.append(i)
-                    continue
+                        continue
+                    if is_info[i]:
+                        continue
                 branches.append((low, i, new))
             rank = ((linr + 1) & ~linr).bit_length() - 1
             if rank == n_ok:

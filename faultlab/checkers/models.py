@@ -89,6 +89,11 @@ class Model:
         """Whether the checker must consider a call: by default failed calls did not happen."""
         return call.type != FAIL
 
+    def read_only(self, call: Call) -> bool:
+        """Whether the call never changes the state in any state (a read): the search then
+        linearizes it as soon as the state accepts it instead of branching. Default False."""
+        return False
+
     def partition(self, calls: list[Call]) -> list[tuple[Hashable, list[int]]]:
         """Split calls (by index) into independent groups, each checked on its own."""
         return [(None, list(range(len(calls))))]
@@ -147,6 +152,9 @@ class Register(Model):
         # A failed op did not happen; a read whose result is unknown observed nothing.
         return call.type != FAIL and not (call.f == "read" and call.type == INFO)
 
+    def read_only(self, call: Call) -> bool:
+        return call.f == "read"
+
     def step(self, state, call: Call):
         new = self.compile(call)(state)
         return (new is not REJECT), (state if new is REJECT else new)
@@ -195,6 +203,9 @@ class CASRegister(Register):
         if call.type == FAIL:
             return call.f == "cas" and not self.knossos
         return not (call.f == "read" and call.type == INFO)
+
+    def read_only(self, call: Call) -> bool:
+        return call.f == "read" or (call.f == "cas" and call.type == FAIL)
 
     def compile(self, call: Call):
         if call.f != "cas":
@@ -251,6 +262,9 @@ class KV(Model):
 
     def keep(self, call: Call) -> bool:
         return call.type != FAIL and not (call.f == "get" and call.type == INFO)
+
+    def read_only(self, call: Call) -> bool:
+        return call.f == "get"
 
     def partition(self, calls):
         if not self.partitioned:
@@ -346,6 +360,9 @@ class MultiRegister(Model):
             return any(not r for r, _, _ in self._mops(call, call.value))
         return True
 
+    def read_only(self, call: Call) -> bool:
+        return all(r for r, _, _ in self._mops(call, call.value))
+
     def partition(self, calls):
         parent: dict = {}
 
@@ -401,6 +418,9 @@ class SetModel(Model):
 
     def keep(self, call: Call) -> bool:
         return call.type != FAIL and not (call.f == "read" and call.type == INFO)
+
+    def read_only(self, call: Call) -> bool:
+        return call.f == "read"
 
     def step(self, state, call: Call):
         if call.f == "add":
