@@ -1,11 +1,16 @@
 # Two entry points: `make run` (a default campaign) and `make test` (the whole suite).
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Prefer the distribution's Python 3.11: it is built with PGO/LTO and runs the simulator about
+# 40% faster than a plain source build (benchmarks/sim_throughput.py).
+PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do \
+	  $$p -c 'import sys, ensurepip, venv; sys.exit(sys.version_info[:2] != (3, 11))' \
+	  >/dev/null 2>&1 && { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test venv clean
 
 $(BIN)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 with venv is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

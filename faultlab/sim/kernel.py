@@ -60,6 +60,7 @@ class Simulator:
         self.sent = 0
         self.net = Network(network)
         self.chooser = chooser if chooser is not None else RandomChooser(stream(seed, "network"))
+        self._latency = self.chooser.latency
         self.client: Any = None  # receives replies; set by sim.client.Clients
 
         self.disks = {n: Disk() for n in self.names}
@@ -183,18 +184,17 @@ class Simulator:
         self.sent += 1
         if net.blocked and (src, dst) in net.blocked:
             return
-        chooser = self.chooser
-        if net.loss and chooser.chance(net.loss):
+        if net.loss and self.chooser.chance(net.loss):
             self.stats["messages-lost"] = self.stats.get("messages-lost", 0) + 1
             return
-        self.seq += 1
-        heappush(self.queue, (self.time + chooser.latency(net.latency_us, net.spread_us),
-                              self.seq, DELIVER, dst, src, msg))
-        if net.duplicate and chooser.chance(net.duplicate):
+        seq = self.seq = self.seq + 1
+        heappush(self.queue, (self.time + self._latency(net.latency_us, net.spread_us), seq,
+                              DELIVER, dst, src, msg))
+        if net.duplicate and self.chooser.chance(net.duplicate):
             self.stats["messages-duplicated"] = self.stats.get("messages-duplicated", 0) + 1
-            self.seq += 1
-            heappush(self.queue, (self.time + chooser.latency(net.latency_us, net.spread_us),
-                                  self.seq, DELIVER, dst, src, msg))
+            seq = self.seq = self.seq + 1
+            heappush(self.queue, (self.time + self._latency(net.latency_us, net.spread_us),
+                                  seq, DELIVER, dst, src, msg))
 
     def set_timer(self, node: str, name: str, delay_us: int, data: Any) -> None:
         drift = self.clock_drift_ppm[node]
