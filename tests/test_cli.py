@@ -94,3 +94,9 @@ def test_console_script_is_installed_and_reports_help():
     exe = Path(sys.executable).with_name("faultlab")
     out = subprocess.run([str(exe), "run", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--bug" in out.stdout and "--jobs" in out.stdout
+
+
+def test_unreachable_scheduler_is_a_one_line_error(capsys):
+    code, _, err = cli("run", "primary-backup", "--runs", "1",
+                       "--scheduler", "tcp://127.0.0.1:9", capsys=capsys)
+    assert code == 3 and "dask" in err and len(err.strip().splitlines()) == 1

@@ -69,3 +69,15 @@ def test_campaign_results_identical_whatever_the_job_count():
         return [(r.seed, r.fingerprint, r.failed_checks, r.events) for r in c.results]
 
     assert essence(serial) == essence(parallel)
+
+
+def test_any_executor_gives_the_same_results():
+    """Dask's executor is a concurrent.futures.Executor; a thread pool stands in for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = RunSpec("primary-backup", bugs=("ack-before-replicate",), heal_at_us=600_000)
+    serial = run_campaign(spec, range(4), jobs=1)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        threaded = run_campaign(spec, range(4), executor=pool)
+    assert [(r.seed, r.fingerprint) for r in serial.results] == [
+        (r.seed, r.fingerprint) for r in threaded.results]
