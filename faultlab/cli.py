@@ -63,8 +63,7 @@ def run_cmd(protocol, runs, first_seed, bugs, jobs, out, faults, no_swarm, heal_
     jobs = jobs or os.cpu_count() or 1
     executor = _dask_executor(scheduler) if scheduler else None
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     label = f"{protocol}" + (f" +{','.join(sorted(bugs))}" if bugs else "")
     failed = 0

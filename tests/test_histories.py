@@ -4,8 +4,17 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from faultlab.histories import (Bundle, BundleError, History, HistoryError, Op, load_bundle,
-                                read_jsonl, write_bundle, write_jsonl)
+from faultlab.histories import (
+    Bundle,
+    BundleError,
+    History,
+    HistoryError,
+    Op,
+    load_bundle,
+    read_jsonl,
+    write_bundle,
+    write_jsonl,
+)
 
 
 def ops(*rows):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -34,10 +35,12 @@ from faultlab.histories.op import FAIL, INFO, INVOKE, OK, Op
 NAME = "linearizable"
 DEFAULT_MEMORY_LIMIT = 1 << 30
 """Bytes the memo cache may use by default (1 GiB)."""
-BYTES_PER_CACHE_ENTRY = 200
-"""Measured cost of one cache entry: key tuple, set slot and bitset int (states are shared)."""
+SET_SLOT_BYTES = 40
+"""What a set spends per entry beyond the key object: slots (hash, pointer) at its load."""
 LOOKAHEAD = 8
 """How many of the next completing ops the model's `reachable` filters are asked about."""
+FIRST_PASS_CONFIGURATIONS = 20_000
+"""Configurations each partition may explore before the others get their turn."""
 PARALLEL_MIN_OPS = 3000
 """Fewer operations than this are checked in one process: forking costs more than it saves."""
 _UNSET = object()
@@ -117,6 +120,7 @@ class PartitionResult:
     valid: bool | str
     ops: int
     position: int = 0  # the partition's place in check order
+    exhausted: str | None = None  # for unknown: "time" or "configurations"
     steps: int = 0
     configurations: int = 0
     cache_evictions: int = 0
@@ -130,12 +134,14 @@ class _Budget(Exception):
 
 
 def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = None,
-           cache_entries: int = DEFAULT_MEMORY_LIMIT // BYTES_PER_CACHE_ENTRY,
-           key: Any = None) -> PartitionResult:
+           cache_bytes: int = DEFAULT_MEMORY_LIMIT,
+           max_configurations: int | None = None, key: Any = None) -> PartitionResult:
     """Search one partition for a linearization (Wing–Gong/Lowe with the pruning above).
 
-    `entries` must be sorted by invoke position. `cache_entries` bounds the memo: when full,
-    the older half of it is dropped (the memo only saves work, so forgetting is safe).
+    `entries` must be sorted by invoke position. `cache_bytes` bounds the memo: it is kept
+    in two generations, and when the young one reaches half the budget the old one is dropped
+    (the memo only saves work, so forgetting is safe). Entry sizes are sampled as it grows.
+    Past `deadline` (time.monotonic) or `max_configurations` the result is "unknown".
     """
     started = time.monotonic()
     n = len(entries)
@@ -232,7 +238,8 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
     best = _Deepest(lin, linr, init, path)
     cache: set = set()
     old: set = set()
-    half = max(1, cache_entries // 2)
+    half = cache_bytes // 2
+    young_bytes, sampled_at = 0, 0
     nodes = 0
     stack = [(lin, linr, iter(branches or ()))]
     try:
@@ -250,8 +257,22 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                 continue
             cache.add(pre)
             nodes += 1
-            if not nodes & 1023 and deadline is not None and time.monotonic() > deadline:
-                raise _Budget
+            if not nodes & 1023:
+                # Account the entries added since the last sample at the size of this one:
+                # the key tuple, its bitset, the state (often new, e.g. a longer string) and
+                # the set slots.
+                per_entry = (sys.getsizeof(pre) + sys.getsizeof(nlin)
+                             + sys.getsizeof(state) + SET_SLOT_BYTES)
+                young_bytes += per_entry * (len(cache) - sampled_at)
+                sampled_at = len(cache)
+                if young_bytes >= half:
+                    old, cache = cache, set()
+                    result.cache_evictions += len(old)
+                    young_bytes = sampled_at = 0
+                if deadline is not None and time.monotonic() > deadline:
+                    raise _Budget("time")
+                if max_configurations is not None and nodes >= max_configurations:
+                    raise _Budget("configurations")
             nlin, nlinr, closed, branches = expand(nlin, linr | ret_bit[i], state)
             if branches is None:
                 path.append([i, *closed])
@@ -261,16 +282,14 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                 if post in cache or post in old:
                     continue
                 cache.add(post)
-            if len(cache) >= half:
-                old, cache = cache, set()
-                result.cache_evictions += len(old)
             if nlin.bit_count() >= best.depth:
                 best.offer(nlin, nlinr, state, path, [i, *closed])
             if branches:
                 stack.append((nlin, nlinr, iter(branches)))
                 path.append([i, *closed])
-    except _Budget:
+    except _Budget as budget:
         result.valid = VERDICT_UNKNOWN
+        result.exhausted = budget.args[0]
     result.steps, result.configurations = steps, nodes
     if result.valid is True:
         if branches is None:
@@ -376,8 +395,9 @@ class _Deepest:
 
 def _check_partition(args) -> PartitionResult:
     """Worker entry point for process pools."""
-    position, key, entries, model, deadline, cache_entries = args
-    result = search(entries, model, deadline=deadline, cache_entries=cache_entries, key=key)
+    position, key, entries, model, deadline, cache_bytes, max_configurations = args
+    result = search(entries, model, deadline=deadline, cache_bytes=cache_bytes, key=key,
+                    max_configurations=max_configurations)
     result.position = position
     return result
 
@@ -408,48 +428,54 @@ def check_linearizable(history: Iterable[Op], model: Model | str = "cas-register
     started = time.monotonic()
     deadline = None if time_limit is None else started + time_limit
     parts = partitions(entries_from_history(history), model)
-    cache_entries = max(1024, memory_limit // BYTES_PER_CACHE_ENTRY)
     total_ops = sum(len(p) for _, p in parts)
     if jobs is None:
         jobs = min(os.cpu_count() or 1, len(parts)) if total_ops >= PARALLEL_MIN_OPS else 1
     jobs = max(1, min(jobs, len(parts)))
-    tasks = [(pos, k, p, model, deadline, cache_entries // jobs)
+    tasks = [(pos, k, p, model, deadline, memory_limit // jobs)
              for pos, (k, p) in enumerate(parts)]
     results = _run(tasks, jobs, all_partitions)
     return _verdict(model, parts, results, time.monotonic() - started)
 
 
 def _run(tasks: list, jobs: int, all_partitions: bool) -> list[PartitionResult]:
-    """Search partitions in order, serially or in a process pool, stopping at the first
-    failure unless asked for all. The first failure is the first in partition order."""
-    results: list[PartitionResult] = []
-    if jobs == 1:
+    """Search partitions, stopping at the first failure unless asked for all.
+
+    A first pass gives every partition a small budget of configurations, so that an easy
+    refutation is found before a hard partition takes all the time; a second pass finishes
+    the partitions that ran out of it. Results come back in partition order.
+    """
+    results: dict[int, PartitionResult] = {}
+    pending = list(range(len(tasks)))
+    for budget in (FIRST_PASS_CONFIGURATIONS, None):
+        for res in _map([(*tasks[i], budget) for i in pending], jobs, all_partitions):
+            results[res.position] = res
+        if not all_partitions and any(r.valid is False for r in results.values()):
+            break
+        pending = [i for i in pending if results[i].exhausted == "configurations"]
+        if not pending:
+            break
+    return [results[i] for i in sorted(results)]
+
+
+def _map(tasks: list, jobs: int, all_partitions: bool):
+    """Yield the search results of tasks, serially or from a process pool."""
+    if jobs == 1 or len(tasks) == 1:
         for task in tasks:
-            results.append(_check_partition(task))
-            if results[-1].valid is False and not all_partitions:
-                break
-        return results
+            res = _check_partition(task)
+            yield res
+            if res.valid is False and not all_partitions:
+                return
+        return
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    # Largest partitions first keeps the processes evenly busy; results come back in order.
-    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][2]))
-    done: dict[int, PartitionResult] = {}
-    with ctx.Pool(jobs) as pool:
-        for i, res in zip(order, pool.imap(_check_partition, [tasks[i] for i in order])):
-            done[i] = res
+    # Largest partitions first keeps the processes evenly busy.
+    tasks = sorted(tasks, key=lambda t: -len(t[2]))
+    with ctx.Pool(min(jobs, len(tasks))) as pool:
+        for res in pool.imap_unordered(_check_partition, tasks):
+            yield res
             if res.valid is False and not all_partitions:
                 pool.terminate()  # the verdict is decided; do not wait for the rest
-                break
-    for i in range(len(tasks)):
-        if i not in done:
-            break
-        results.append(done[i])
-        if done[i].valid is False and not all_partitions:
-            break
-    if not all_partitions and len(results) < len(done):
-        return results
-    # A failure found out of order: report it even though earlier parts were not finished.
-    results.extend(done[i] for i in sorted(done) if done[i] not in results)
-    return results
+                return
 
 
 def _key(k: Any) -> Any:

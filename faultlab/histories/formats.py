@@ -45,7 +45,7 @@ def detect_format(text: str, path: str | None = None) -> str:
             return "knossos-edn"
         if line.startswith("{"):
             rest = line[1:].lstrip()
-            if rest.startswith('"') or rest.startswith("}"):
+            if rest.startswith(('"', "}")):
                 return "jsonl"
             if ":key" in line and ":process" in line:
                 return "kv-log"

@@ -46,9 +46,9 @@ FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 
 DEFAULTS: dict[str, Any] = {
     "nodes": 5,
-    "heartbeat_us": 30_000,
-    "election_min_us": 150_000,
-    "election_max_us": 300_000,
+    "heartbeat_us": 10_000,
+    "election_min_us": 40_000,
+    "election_max_us": 80_000,
     "snapshot_every": 40,   # applied entries between snapshots (0: never)
     "max_batch": 32,        # entries per AppendEntries
 }
@@ -115,6 +115,7 @@ class RaftNode(Node):
         self.role = FOLLOWER
         self.leader_id: str | None = None
         self.votes: set = set()
+        self.answered: set = set()
         # leader state
         self.next_index: dict = {}
         self.match: dict = {}
@@ -163,6 +164,12 @@ class RaftNode(Node):
             if self.role == LEADER:
                 self._broadcast_append()
                 self.ctx.set_timer("hb", self.heartbeat_us)
+            elif self.role == CANDIDATE:  # retry RequestVote at peers that did not answer
+                msg = ("vote", self.term, self.name, self.last_index(), self.log[-1][0])
+                for peer in self.peers:
+                    if peer not in self.answered:
+                        self.ctx.send(peer, msg)
+                self.ctx.set_timer("hb", self.heartbeat_us)
 
     # ---- elections ------------------------------------------------------------------------
 
@@ -177,8 +184,8 @@ class RaftNode(Node):
                 self._save_hs()
         if self.role == LEADER:
             self._abandon_clients()
-            self.ctx.cancel_timer("hb")
             self._reset_election_timer()
+        self.ctx.cancel_timer("hb")
         self.role = FOLLOWER
 
     def _start_election(self) -> None:
@@ -187,6 +194,7 @@ class RaftNode(Node):
         self.voted_for = self.name
         self.leader_id = None
         self.votes = {self.name}
+        self.answered = {self.name}
         disk = self.ctx.disk
         self._save_hs()
         disk.sync()
@@ -197,6 +205,7 @@ class RaftNode(Node):
             return
         last = self.last_index()
         self.ctx.broadcast(("vote", self.term, self.name, last, self.log[-1][0]))
+        self.ctx.set_timer("hb", self.heartbeat_us)
 
     def _on_vote(self, src: str, term: int, cand: str, last_i: int, last_t: int) -> None:
         if term > self.term:
@@ -223,6 +232,9 @@ class RaftNode(Node):
             return
         if term != self.term and "accept-stale-term-reply" not in self.bugs:
             return  # (BUG accept-stale-term-reply: count votes from an older term)
+        self.answered.add(src)
+        if term != self.term:
+            self.ctx.count("stale-replies-used")
         if granted:
             self.votes.add(src)
             if len(self.votes) >= self.quorum:
@@ -284,6 +296,8 @@ class RaftNode(Node):
         if term != self.term and "accept-stale-term-reply" not in self.bugs:
             return  # (BUG accept-stale-term-reply: act on replies from an older term)
         self.inflight[src] = False
+        if term != self.term:
+            self.ctx.count("stale-replies-used")
         if rnd > self.acked[src]:
             self.acked[src] = rnd
             if self.reads:
@@ -338,6 +352,10 @@ class RaftNode(Node):
             return
         # Only entries of the current term commit by counting (Raft §5.4.2).
         if self.log[n - self.base][0] == self.term or "figure8" in self.bugs:  # BUG figure8
+            if self.log[n - self.base][0] != self.term:
+                self.ctx.count("old-term-commits")
+            if self.journal is not None:
+                self.journal.append(("counted", n, self.log[n - self.base][0], self.term))
             self._set_commit(n)
 
     def _set_commit(self, n: int) -> None:
@@ -358,6 +376,8 @@ class RaftNode(Node):
             self._step_down(term)  # e.g. a candidate that meets the leader of its term
         self.leader_id = leader
         self._reset_election_timer()
+        if self.pending:
+            self._forward_pending()
 
     def _on_append(self, src: str, term: int, leader: str, prev_i: int, prev_t: int,
                    entries: tuple, lcommit: int, rnd: int) -> None:
@@ -470,6 +490,7 @@ class RaftNode(Node):
             s = sessions.get(client)
             if s is not None and s[0] >= seq:
                 result = s[1]  # a retried op already applied: answer, do not reapply
+                self.ctx.count("duplicates-skipped")
             else:
                 old = kv.get(key, "")
                 if f == "put":
@@ -494,8 +515,8 @@ class RaftNode(Node):
                             self.ctx.reply(req, "ok", value=req.value)
                         else:
                             self.ctx.reply(req, "fail", error="cas-mismatch")
-                    else:  # our entry was overwritten: let the client retry
-                        self.ctx.redirect(req, self.leader_id)
+                    else:  # our entry was overwritten: submit the op again
+                        self._resubmit(req)
         if self.ready_reads:
             self._answer_reads()
         if self.snapshot_every and self.applied - self.base >= self.snapshot_every:
@@ -522,7 +543,12 @@ class RaftNode(Node):
 
     def on_request(self, req: Request) -> None:
         if self.role != LEADER:
-            self.ctx.redirect(req, self.leader_id)
+            if self.leader_id is not None:
+                self.ctx.redirect(req, self.leader_id)
+            else:
+                # No write reaches a non-leader after it entered some log (those are
+                # forwarded between servers, never handed back), so this one never happened.
+                self.ctx.reply(req, "fail", error="no-leader")
             return
         key, arg = req.value
         if req.f == "get":
@@ -621,6 +647,34 @@ class RaftNode(Node):
         self.reads = []
         self.ready_reads = []
 
+    def _forward_pending(self) -> None:
+        """Writes this node appended as leader, now that another node leads: hand them to
+        the leader, which appends them again. If both copies commit, the session table makes
+        the second a no-op; that is what client sessions are for."""
+        leader = self.leader_id
+        if leader is None or leader == self.name:
+            return
+        for idx in sorted(self.pending):
+            self.ctx.send(leader, ("fwd", self.pending[idx]))
+            self.ctx.count("writes-forwarded")
+        self.pending = {}
+        self.pending_ids = {}
+
+    def _resubmit(self, req: Request) -> None:
+        """Our copy of a write was overwritten: submit it again (a copy may still live in
+        another log, so the client must not retry it elsewhere)."""
+        if self.role == LEADER:
+            self.on_request(req)
+        elif self.leader_id is not None:
+            self.ctx.send(self.leader_id, ("fwd", req))
+        # else: nobody to give it to; the client's op times out (info)
+
+    def _on_forward(self, src: str, req: Request) -> None:
+        if self.role == LEADER:
+            self.on_request(req)
+        elif self.leader_id is not None and self.leader_id != src:
+            self.ctx.send(self.leader_id, ("fwd", req))
+
     def _settle_pending(self, upto: int) -> None:
         """An installed snapshot covers pending writes up to `upto`: answer those the session
         table shows as applied; the rest stay unanswered (the client times out: info)."""
@@ -650,6 +704,8 @@ class RaftNode(Node):
             self._on_snap(src, *msg[1:])
         elif kind == "snap-r":
             self._on_snap_reply(src, *msg[1:])
+        elif kind == "fwd":
+            self._on_forward(src, msg[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,6 +788,8 @@ class RaftMonitor:
                 problem = self._commit(sim, name, ev[1], ev[2], ev[3])
             elif kind == "apply":
                 problem = self._apply(name, ev[1], ev[2], ev[3])
+            elif kind == "counted":
+                problem = self._counted(sim, name, ev[1], ev[2], ev[3])
             else:  # leader
                 problem = self._leader(name, node, ev[1])
             if problem:
@@ -780,6 +838,31 @@ class RaftMonitor:
                 return self._fail("leader-completeness",
                                   f"entry {i} (term {t}) was committed in term {tc}, but "
                                   f"{other}, leader of term {node.term}, does not hold it")
+        return None
+
+    def _counted(self, sim: Simulator, name: str, i: int, t: int, term: int) -> str | None:
+        """A leader committed up to entry i (term t) by counting: a majority must hold it,
+        in memory or, for a crashed node, on disk."""
+        holders = []
+        for other in sim.names:
+            node = sim.nodes[other]
+            if node is not None:
+                has = i <= node.base or (i <= node.last_index() and node.term_at(i) == t)
+            else:
+                disk = sim.disks[other]
+                snap = disk.get("snap")
+                if snap is not None and i <= snap[0]:
+                    has = True
+                else:
+                    e = disk.get(f"e{i}") if i <= disk.get("last", 0) else None
+                    has = e is not None and e[0] == t
+            if has:
+                holders.append(other)
+        if len(holders) * 2 <= len(sim.names):
+            return self._fail("leader-completeness",
+                              f"{name}, leader of term {term}, committed entry {i} (term {t}) "
+                              f"but only {', '.join(holders)} hold it, not a majority: a "
+                              "later leader can lack it")
         return None
 
     def _apply(self, name: str, i: int, cmd, value) -> str | None:

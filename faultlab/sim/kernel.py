@@ -90,7 +90,6 @@ class Simulator:
         q = self.queue
         trace = self._trace
         nodes = self.nodes
-        up = self.up
         paused = self.paused
         blocked = self.net.blocked
         invariants = self.invariants

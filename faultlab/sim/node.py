@@ -8,7 +8,8 @@ so volatile state is lost by construction and only what reached `ctx.disk` survi
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Hashable
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 

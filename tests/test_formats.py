@@ -1,0 +1,157 @@
+"""History readers: EDN, Jepsen, Knossos, Porcupine logs, JSON lines, and format detection."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from faultlab.histories import edn
+from faultlab.histories.errors import HistoryError
+from faultlab.histories.formats import detect_format, load_history, parse_history, write_jepsen_edn
+from faultlab.histories.history import History
+from faultlab.histories.jsonl import write_jsonl
+from faultlab.histories.op import Op
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "porcupine"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(),
+                                  reason=f"Porcupine corpus not found at {CORPUS}")
+
+
+# ---- EDN -----------------------------------------------------------------------------------
+
+def test_edn_reads_every_form_histories_use():
+    value = edn.loads('{:a nil, :b [1 -2 3.5 "s\\"q\\n"], :c #{:x}, :d (true false), '
+                      ':e \\x, :f #inst "2024", :g sym ; comment\n, :h #_ 1 2}')
+    assert value == {"a": None, "b": [1, -2, 3.5, 's"q\n'], "c": frozenset({"x"}),
+                     "d": [True, False], "e": "x", "f": "2024", "g": "sym", "h": 2}
+    assert isinstance(next(iter(value["c"])), edn.Keyword)
+    assert isinstance(value["g"], edn.Symbol)
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("{:a 1", "missing closing '}'"),
+    ('"abc', "unterminated string"),
+    ("{:a}", "even number"),
+    ("[1 2] 3", "unexpected text after"),
+    ("]", "unexpected ']'"),
+    ("12ab", "bad number"),
+])
+def test_edn_errors_name_file_line_and_problem(text, problem):
+    with pytest.raises(HistoryError, match=problem) as err:
+        edn.loads(text, path="h.edn", line=7)
+    assert str(err.value).startswith("h.edn:7: EDN: ")
+
+
+def test_edn_writer_uses_jepsens_line_shape_and_round_trips():
+    op = Op(index=3, type="ok", process=2, f="cas", value=[1, 2], time=99, error=None)
+    line = edn.dumps_op(op)
+    assert line == "{:index 3, :time 99, :type :ok, :process 2, :f :cas, :value [1 2]}"
+    history = parse_history(line.replace(":ok", ":invoke") + "\n" + line + "\n")
+    assert [o.type for o in history] == ["invoke", "ok"]
+    assert history[1].value == [1, 2] and history[1].time == 99
+
+
+def test_jepsen_edn_write_then_read(tmp_path):
+    ops = [Op(0, "invoke", 0, "write", "a", time=5), Op(1, "ok", 0, "write", "a", time=6),
+           Op(2, "invoke", 1, "read", None, time=7), Op(3, "info", 1, "read", None, time=8)]
+    write_jepsen_edn(History(ops), tmp_path / "history.edn")
+    assert list(load_history(tmp_path / "history.edn")) == ops
+
+
+# ---- detection and readers -----------------------------------------------------------------
+
+@pytest.mark.parametrize("text,fmt", [
+    ("INFO  jepsen.util - 0\t:invoke\t:read\tnil\n", "etcd-log"),
+    ('{:process 9, :type :invoke, :f :append, :key "0", :value "x"}\n', "kv-log"),
+    ("{:type :invoke, :f :read, :process 0, :value nil}\n", "jepsen-edn"),
+    ("[{:type :invoke, :f :read, :process 0}\n]", "knossos-edn"),
+    ('{"type": "invoke", "process": 0, "f": "read"}\n', "jsonl"),
+])
+def test_detect_format(text, fmt):
+    assert detect_format(text) == fmt
+
+
+def test_unrecognisable_file_is_bad_input():
+    with pytest.raises(HistoryError, match="cannot tell the history format"):
+        parse_history("hello world\n", path="x.txt")
+
+
+def test_etcd_log_values_info_and_failed_reads():
+    text = ("INFO  jepsen.util - 0\t:invoke\t:cas\t[3 0]\n"
+            "INFO  jepsen.util - 1   :invoke :read   nil\n"
+            "INFO  jepsen.util - 0\t:info\t:cas\t:timed-out\n"
+            "INFO  jepsen.util - 1   :fail :read   :timed-out\n")
+    h = parse_history(text)
+    assert [(o.type, o.process, o.f, o.value, o.time) for o in h] == [
+        ("invoke", 0, "cas", [3, 0], 1), ("invoke", 1, "read", None, 2),
+        ("info", 0, "cas", [3, 0], 3), ("fail", 1, "read", None, 4)]
+    assert h[2].error == "timed-out"
+
+
+def test_kv_log_becomes_independent_key_values():
+    text = ('{:process 9, :type :invoke, :f :get, :key "0", :value nil}\n'
+            '{:process 9, :type :ok, :f :get, :key "0", :value "x 9 0 y"}\n')
+    h = parse_history(text)
+    assert [o.value for o in h] == [["0", None], ["0", "x 9 0 y"]]
+
+
+def test_jepsen_edn_skips_nemesis_ops():
+    text = ("{:type :info, :f :start, :process :nemesis, :value nil}\n"
+            "{:type :invoke, :f :read, :process 0, :value nil, :time 10}\n"
+            "{:type :ok, :f :read, :process 0, :value 3, :time 20}\n")
+    h = parse_history(text)
+    assert [(o.index, o.type, o.value, o.time) for o in h] == [(0, "invoke", None, 10),
+                                                             (1, "ok", 3, 20)]
+
+
+def test_knossos_vector_over_many_lines_reports_the_bad_line():
+    text = ("[{:process 0, :type :invoke, :f :read}\n"
+            " {:process 0, :type :ok, :f :read, :value 1}\n"
+            " {:process 1, :type :ok, :f :read, :value 1}]\n")
+    with pytest.raises(HistoryError, match="no open invoke") as err:
+        parse_history(text, path="k.edn")
+    assert str(err.value).startswith("k.edn:3: ")
+
+
+@pytest.mark.parametrize("text,line,problem", [
+    ("INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - x :ok :read 1\n", 2,
+     "process must be an integer"),
+    ("INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0 :ok :frob 1\n", 2,
+     "unknown f"),
+    ("INFO  jepsen.util - 0\t:invoke\t:read\tnil\ngarbage\n", 2, "expected 'INFO"),
+    ("{:type :invoke, :f :read, :process 0}\n{:type :bogus, :f :read, :process 0}\n", 2,
+     "unknown :type"),
+    ("{:type :invoke, :f :read, :process 0}\n{:type :ok, :process 0}\n", 2, "missing :f"),
+    ('{:process 1, :type :invoke, :f :get, :key "0"}\n{:process 1, :type :ok, :f :put}\n', 2,
+     "expected an op map with a :key"),
+    ("{:type :invoke, :f :read, :process 0}\n{:type :invoke, :f :read, :process 0}\n", 2,
+     "still open"),
+])
+def test_malformed_lines_name_file_and_line(tmp_path, text, line, problem):
+    path = tmp_path / "bad.log"
+    path.write_text(text)
+    with pytest.raises(HistoryError, match=problem) as err:
+        load_history(path)
+    assert str(err.value).startswith(f"{path}:{line}: ")
+
+
+def test_jsonl_and_empty_and_missing_files(tmp_path):
+    ops = [Op(0, "invoke", 0, "write", 1, time=1), Op(1, "ok", 0, "write", 1, time=2)]
+    write_jsonl(History(ops), tmp_path / "h.jsonl")
+    assert list(load_history(tmp_path / "h.jsonl")) == ops
+    (tmp_path / "empty.log").write_text("")
+    assert len(load_history(tmp_path / "empty.log")) == 0
+    with pytest.raises(HistoryError, match="no such file"):
+        load_history(tmp_path / "nope.edn")
+    with pytest.raises(HistoryError, match="unknown history format"):
+        parse_history("x", format="yaml")
+
+
+@needs_corpus
+def test_whole_corpus_parses_with_expected_operation_counts():
+    import csv
+
+    with open(CORPUS / "expected_verdicts.csv") as f:
+        for row in csv.DictReader(f):
+            h = load_history(CORPUS / row["path"])
+            assert sum(op.type == "invoke" for op in h) == int(row["operations"]), row

@@ -1,0 +1,311 @@
+"""The linearizability checker: the Porcupine corpus, semantics, models, budgets, reports."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import orjson
+import pytest
+
+from faultlab.checkers.linearizability import check_linearizable, render
+from faultlab.checkers.models import KV, MODELS, CASRegister, Model, ModelError, get_model
+from faultlab.histories.formats import load_history, parse_history
+from faultlab.histories.op import Op
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "porcupine"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(),
+                                  reason=f"Porcupine corpus not found at {CORPUS}")
+
+
+def _rows():
+    if not CORPUS.is_dir():
+        return []
+    with open(CORPUS / "expected_verdicts.csv") as f:
+        return [r for r in csv.DictReader(f) if r["expected_linearizable"] in ("true", "false")]
+
+
+def H(*ops) -> list[Op]:
+    """A history from (type, process, f, value) tuples, times = positions."""
+    return [Op(i, t, p, f, v, time=i) for i, (t, p, f, v) in enumerate(ops)]
+
+
+# ---- the Porcupine corpus ------------------------------------------------------------------
+
+@needs_corpus
+@pytest.mark.parametrize("row", _rows(), ids=lambda r: r["path"])
+def test_corpus_verdicts(row):
+    model = "kv" if row["path"].startswith("kv/") else "cas-register"
+    history = load_history(CORPUS / row["path"])
+    verdict = check_linearizable(history, model)
+    assert verdict.valid is (row["expected_linearizable"] == "true")
+    assert verdict.anomalies["stats"]["operations"] <= int(row["operations"])
+
+
+@needs_corpus
+@pytest.mark.parametrize("name,expected", [("c01-ok", True), ("c01-bad", False),
+                                           ("c10-ok", True), ("c10-bad", False)])
+def test_corpus_kv_unpartitioned(name, expected):
+    history = load_history(CORPUS / "kv" / f"{name}.txt")
+    verdict = check_linearizable(history, KV(partitioned=False))
+    assert verdict.valid is expected
+    assert verdict.anomalies["stats"]["partitions"] == 1
+
+
+@needs_corpus
+def test_all_keys_reports_every_failing_key_of_c10_bad():
+    history = load_history(CORPUS / "kv" / "c10-bad.txt")
+    first = check_linearizable(history, "kv")
+    every = check_linearizable(history, "kv", all_partitions=True)
+    assert len(first.anomalies["failing_partitions"]) == 1
+    assert first.anomalies["unchecked_partitions"]
+    failing = sorted(every.anomalies["failing_partitions"])
+    assert failing == ["0", "1", "2", "3", "5", "6", "7", "9"]
+    assert "unchecked_partitions" not in every.anomalies
+    assert [w["partition"] for w in every.witness] == every.anomalies["failing_partitions"]
+
+
+@needs_corpus
+def test_parallel_partitions_give_the_same_verdicts():
+    history = load_history(CORPUS / "kv" / "c10-bad.txt")
+    serial = check_linearizable(history, "kv", all_partitions=True, jobs=1)
+    parallel = check_linearizable(history, "kv", all_partitions=True, jobs=2)
+    assert parallel.valid is serial.valid is False
+    assert parallel.anomalies["failing_partitions"] == serial.anomalies["failing_partitions"]
+    assert parallel.witness == serial.witness
+    ok = check_linearizable(load_history(CORPUS / "kv" / "c10-ok.txt"), "kv", jobs=2)
+    assert ok.valid is True
+
+
+# ---- semantics -----------------------------------------------------------------------------
+
+def test_info_write_may_take_effect_later():
+    history = H(("invoke", 0, "write", 1), ("info", 0, "write", 1),
+                ("invoke", 1, "read", None), ("ok", 1, "read", None),
+                ("invoke", 2, "read", None), ("ok", 2, "read", 1))
+    assert check_linearizable(history, "register").valid is True
+
+
+def test_info_write_may_never_take_effect():
+    history = H(("invoke", 0, "write", 1), ("info", 0, "write", 1),
+                ("invoke", 1, "read", None), ("ok", 1, "read", None))
+    assert check_linearizable(history, "register").valid is True
+
+
+def test_info_write_cannot_take_effect_before_it_was_invoked():
+    history = H(("invoke", 1, "read", None), ("ok", 1, "read", 1),
+                ("invoke", 0, "write", 1), ("info", 0, "write", 1))
+    assert check_linearizable(history, "register").valid is False
+
+
+def test_failed_ops_did_not_happen():
+    history = H(("invoke", 0, "write", 1), ("fail", 0, "write", 1),
+                ("invoke", 1, "read", None), ("ok", 1, "read", 1))
+    assert check_linearizable(history, "register").valid is False
+
+
+def test_failed_cas_is_an_observation_unless_knossos_reading():
+    # The register is 0 the whole time, yet a CAS from 0 reports that the compare failed.
+    history = H(("invoke", 0, "write", 0), ("ok", 0, "write", 0),
+                ("invoke", 1, "cas", [0, 1]), ("fail", 1, "cas", [0, 1]),
+                ("invoke", 2, "read", None), ("ok", 2, "read", 0))
+    assert check_linearizable(history, "cas-register").valid is False
+    assert check_linearizable(history, CASRegister(knossos=True)).valid is True
+
+
+def test_info_cas_takes_effect_only_if_the_compare_holds():
+    history = H(("invoke", 0, "write", 2), ("ok", 0, "write", 2),
+                ("invoke", 1, "cas", [0, 1]), ("info", 1, "cas", [0, 1]),
+                ("invoke", 2, "read", None), ("ok", 2, "read", 1))
+    assert check_linearizable(history, "cas-register").valid is False
+    history[0:2] = H(("invoke", 0, "write", 0), ("ok", 0, "write", 0))
+    assert check_linearizable(history, "cas-register").valid is True
+
+
+def test_idempotent_write_is_still_ordered():
+    # Regression: a write of the value already there must not be linearized eagerly.
+    history = H(("invoke", 0, "write", 1), ("invoke", 1, "write", 1), ("ok", 0, "write", 1),
+                ("invoke", 2, "cas", [1, 0]), ("ok", 1, "write", 1), ("ok", 2, "cas", [1, 0]),
+                ("invoke", 3, "read", None), ("ok", 3, "read", 1))
+    assert check_linearizable(history, "cas-register").valid is True
+
+
+def test_overlapping_ops_may_go_either_way_but_sequential_ones_may_not():
+    concurrent = H(("invoke", 0, "write", 1), ("invoke", 1, "read", None),
+                   ("ok", 1, "read", 1), ("ok", 0, "write", 1))
+    sequential = H(("invoke", 1, "read", None), ("ok", 1, "read", 1),
+                   ("invoke", 0, "write", 1), ("ok", 0, "write", 1))
+    assert check_linearizable(concurrent, "register").valid is True
+    assert check_linearizable(sequential, "register").valid is False
+
+
+# ---- models --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model,good,bad", [
+    ("kv", [("invoke", 0, "append", ["k", "a"]), ("ok", 0, "append", ["k", "a"]),
+            ("invoke", 1, "append", ["k", "b"]), ("ok", 1, "append", ["k", "b"]),
+            ("invoke", 2, "get", ["k", None]), ("ok", 2, "get", ["k", "ab"])],
+     [("invoke", 0, "append", ["k", "a"]), ("ok", 0, "append", ["k", "a"]),
+      ("invoke", 1, "append", ["k", "b"]), ("ok", 1, "append", ["k", "b"]),
+      ("invoke", 2, "get", ["k", None]), ("ok", 2, "get", ["k", "ba"])]),
+    ("set", [("invoke", 0, "add", 1), ("ok", 0, "add", 1),
+             ("invoke", 1, "read", None), ("ok", 1, "read", [1])],
+     [("invoke", 0, "add", 1), ("ok", 0, "add", 1),
+      ("invoke", 1, "read", None), ("ok", 1, "read", [])]),
+    ("fifo-queue", [("invoke", 0, "enqueue", 1), ("ok", 0, "enqueue", 1),
+                    ("invoke", 0, "enqueue", 2), ("ok", 0, "enqueue", 2),
+                    ("invoke", 1, "dequeue", None), ("ok", 1, "dequeue", 1)],
+     [("invoke", 0, "enqueue", 1), ("ok", 0, "enqueue", 1),
+      ("invoke", 0, "enqueue", 2), ("ok", 0, "enqueue", 2),
+      ("invoke", 1, "dequeue", None), ("ok", 1, "dequeue", 2)]),
+    ("unordered-queue", [("invoke", 0, "enqueue", 1), ("ok", 0, "enqueue", 1),
+                         ("invoke", 0, "enqueue", 2), ("ok", 0, "enqueue", 2),
+                         ("invoke", 1, "dequeue", None), ("ok", 1, "dequeue", 2)],
+     [("invoke", 0, "enqueue", 1), ("ok", 0, "enqueue", 1),
+      ("invoke", 1, "dequeue", None), ("ok", 1, "dequeue", 1),
+      ("invoke", 2, "dequeue", None), ("ok", 2, "dequeue", 1)]),
+    ("mutex", [("invoke", 0, "acquire", None), ("ok", 0, "acquire", None),
+               ("invoke", 0, "release", None), ("ok", 0, "release", None),
+               ("invoke", 1, "acquire", None), ("ok", 1, "acquire", None)],
+     [("invoke", 0, "acquire", None), ("ok", 0, "acquire", None),
+      ("invoke", 1, "acquire", None), ("ok", 1, "acquire", None)]),
+    ("multi-register", [("invoke", 0, "txn", [["w", "x", 1], ["w", "y", 2]]),
+                        ("ok", 0, "txn", [["w", "x", 1], ["w", "y", 2]]),
+                        ("invoke", 1, "txn", [["r", "x", None], ["r", "y", None]]),
+                        ("ok", 1, "txn", [["r", "x", 1], ["r", "y", 2]])],
+     [("invoke", 0, "txn", [["w", "x", 1], ["w", "y", 2]]),
+      ("ok", 0, "txn", [["w", "x", 1], ["w", "y", 2]]),
+      ("invoke", 1, "txn", [["r", "x", None], ["r", "y", None]]),
+      ("ok", 1, "txn", [["r", "x", 1], ["r", "y", None]])]),
+])
+def test_each_model_accepts_and_refutes(model, good, bad):
+    assert check_linearizable(H(*good), model).valid is True
+    verdict = check_linearizable(H(*bad), model)
+    assert verdict.valid is False
+    assert verdict.witness[0]["op"] is not None
+
+
+def test_registry_names_every_model():
+    assert set(MODELS) == {"register", "cas-register", "kv", "multi-register", "set",
+                           "unordered-queue", "fifo-queue", "mutex"}
+    for name in MODELS:
+        assert get_model(name).name == name
+    with pytest.raises(ModelError, match="unknown model 'nope'"):
+        get_model("nope")
+
+
+def test_multi_register_partitions_by_connected_keys():
+    history = H(("invoke", 0, "txn", [["w", "x", 1], ["w", "y", 1]]),
+                ("ok", 0, "txn", [["w", "x", 1], ["w", "y", 1]]),
+                ("invoke", 1, "txn", [["w", "z", 1]]), ("ok", 1, "txn", [["w", "z", 1]]),
+                ("invoke", 2, "txn", [["r", "y", None]]), ("ok", 2, "txn", [["r", "y", 1]]))
+    verdict = check_linearizable(history, "multi-register")
+    assert verdict.valid is True
+    assert verdict.anomalies["stats"]["partitions"] == 2
+
+
+def test_user_defined_model_with_only_init_and_step():
+    class Counter(Model):
+        name = "counter"
+
+        def init(self):
+            return 0
+
+        def step(self, state, call):
+            if call.f == "incr":
+                return True, state + 1
+            return state == call.output, state
+
+    good = H(("invoke", 0, "incr", None), ("invoke", 1, "read", None),
+             ("ok", 1, "read", 1), ("ok", 0, "incr", None))
+    bad = H(("invoke", 0, "incr", None), ("ok", 0, "incr", None),
+            ("invoke", 1, "read", None), ("ok", 1, "read", 2))
+    assert check_linearizable(good, Counter()).valid is True
+    assert check_linearizable(bad, Counter()).valid is False
+
+
+def test_model_rejects_operations_it_does_not_understand():
+    with pytest.raises(ModelError, match="does not understand"):
+        check_linearizable(H(("invoke", 0, "frobnicate", 1), ("ok", 0, "frobnicate", 1)),
+                           "register")
+
+
+# ---- budgets -------------------------------------------------------------------------------
+
+def _hard_set_history(n: int = 14) -> list[Op]:
+    """n concurrent adds and a read of an element never added: every subset is explored."""
+    ops = [("invoke", p, "add", p) for p in range(n)]
+    ops += [("invoke", n, "read", None), ("ok", n, "read", [99])]
+    ops += [("ok", p, "add", p) for p in range(n)]
+    return H(*ops)
+
+
+def test_time_limit_gives_unknown_and_names_undecided_partitions():
+    verdict = check_linearizable(_hard_set_history(), "set", time_limit=0)
+    assert verdict.valid == "unknown"
+    assert verdict.anomalies["undecided_partitions"] == [None]
+    assert "time limit" in verdict.explanation
+
+
+def test_a_tiny_cache_degrades_gracefully():
+    big = check_linearizable(_hard_set_history(12), "set")
+    small = check_linearizable(_hard_set_history(12), "set", memory_limit=1)
+    assert big.valid is small.valid is False
+    assert small.anomalies["stats"]["cache_evictions"] > 0
+    assert big.anomalies["stats"]["cache_evictions"] == 0
+
+
+# ---- reports -------------------------------------------------------------------------------
+
+def test_failure_report_names_op_concurrent_ops_states_and_prefix():
+    history = H(("invoke", 0, "write", 1), ("ok", 0, "write", 1),
+                ("invoke", 1, "write", 2), ("ok", 1, "write", 2),
+                ("invoke", 3, "write", 3),
+                ("invoke", 2, "read", None), ("ok", 2, "read", 1), ("ok", 3, "write", 3))
+    verdict = check_linearizable(history, "register")
+    assert verdict.valid is False and verdict.name == "linearizable"
+    w = verdict.witness[0]
+    assert [p["value"] for p in w["prefix"]] == [1, 2]
+    assert w["op"]["f"] == "read" and w["op"]["output"] == 1
+    assert [c["value"] for c in w["concurrent"]] == [3]
+    assert w["states"] == ["2"]
+    orjson.dumps(verdict.to_dict())  # the whole verdict is plain JSON-able data
+    text = "\n".join(render(verdict))
+    assert "cannot linearize op 5" in text and "model state(s) there: 2" in text
+
+
+def test_verdict_for_a_linearizable_history_has_no_witness():
+    verdict = check_linearizable(H(("invoke", 0, "write", 1), ("ok", 0, "write", 1)),
+                                 "register")
+    assert verdict.valid is True and verdict.witness is None
+    assert verdict.anomalies["stats"]["steps"] == 1
+
+
+# ---- Knossos-style EDN files ---------------------------------------------------------------
+
+def test_knossos_edn_cas_register():
+    text = """[{:process 0, :type :invoke, :f :write, :value 1}
+ {:process 0, :type :ok, :f :write, :value 1}
+ {:process 1, :type :invoke, :f :cas, :value [1 2]}
+ {:process 1, :type :ok, :f :cas, :value [1 2]}
+ {:process 0, :type :invoke, :f :read, :value nil}
+ {:process 0, :type :ok, :f :read, :value 1}]"""
+    history = parse_history(text, path="cas.edn")
+    assert check_linearizable(history, "cas-register").valid is False
+    fixed = text.replace(":ok, :f :read, :value 1", ":ok, :f :read, :value 2")
+    assert check_linearizable(parse_history(fixed), "cas-register").valid is True
+
+
+def test_knossos_edn_mutex_and_multi_register():
+    mutex = """[{:process 0 :type :invoke :f :acquire :value nil}
+                {:process 1 :type :invoke :f :acquire :value nil}
+                {:process 0 :type :ok :f :acquire :value nil}
+                {:process 1 :type :ok :f :acquire :value nil}]"""
+    assert check_linearizable(parse_history(mutex), "mutex").valid is False
+    txn = """[{:process 0 :type :invoke :f :txn :value [[:write :x 1] [:write :y 1]]}
+              {:process 1 :type :invoke :f :txn :value [[:read :x nil] [:read :y nil]]}
+              {:process 1 :type :ok :f :txn :value [[:read :x 1] [:read :y nil]]}
+              {:process 0 :type :ok :f :txn :value [[:write :x 1] [:write :y 1]]}]"""
+    assert check_linearizable(parse_history(txn), "multi-register").valid is False
+    torn_free = txn.replace("[:read :y nil]]}\n              {:process 0",
+                            "[:read :y 1]]}\n              {:process 0")
+    assert check_linearizable(parse_history(torn_free), "multi-register").valid is True
