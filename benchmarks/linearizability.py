@@ -1,9 +1,9 @@
 """Linearizability checker figures on the Porcupine corpus.
 
 Prints the total and per-file time over the non-empty etcd logs (cas-register model), the
-time for each kv file (partitioned; c01 and c10 also unpartitioned), model steps taken and
-peak memory. Parsing is not timed. Run: .venv/bin/python benchmarks/linearizability.py
-[--per-file] [--time-limit S] [--jobs N]
+time for each kv file (partitioned; c01 and c10 also unpartitioned), each key of
+kv/c50-bad on its own, model steps taken and peak memory. Parsing is not timed.
+Run: .venv/bin/python benchmarks/linearizability.py [--per-file] [--time-limit S] [--jobs N]
 """
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ import resource
 import time
 from pathlib import Path
 
-from faultlab.checkers.linearizability import check_linearizable
+from faultlab.checkers.linearizability import (
+    check_linearizable,
+    entries_from_history,
+    partitions,
+    search,
+)
 from faultlab.checkers.models import KV, CASRegister
 from faultlab.histories.formats import load_history
 
@@ -73,8 +78,20 @@ def main() -> None:
             mark = "ok" if verdict.valid is expected else f"verdict {verdict.valid}"
             print(f"{r['path']:16} {label:27} {secs:7.3f} s  {stats['steps']:>10,} steps  "
                   f"{mark}{extra}")
+    per_key(CORPUS / "kv" / "c50-bad.txt", args.time_limit)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS of this process): {peak:.0f} MiB")
+
+
+def per_key(path: Path, time_limit: float) -> None:
+    """Each key of a kv history on its own: verdict, how it was decided, time."""
+    model = KV()
+    print(f"{path.parent.name}/{path.name} per key:")
+    for key, part in partitions(entries_from_history(load_history(path)), model):
+        res = search(part, model, deadline=time.monotonic() + time_limit, key=key)
+        how = "derived-order cycle" if res.failure and "cycle" in res.failure else "search"
+        print(f"  key {key}: {len(part):4} ops  {str(res.valid):7}  {res.seconds * 1000:8.1f} ms"
+              f"  ({how})")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ class Cluster:
         self.client = Collector()
         self.sim.client = self.client
         self.names = names
+        self.cut: set[str] = set()  # nodes disconnected by the test
         self.rng = random.Random(seed)
         self.next_id = 0
         self.sim.boot()
@@ -68,11 +69,17 @@ class Cluster:
     # ---- faults --------------------------------------------------------------------------------
 
     def disconnect(self, name: str) -> None:
+        if name in self.cut:
+            return
+        self.cut.add(name)
         links = [(name, o) for o in self.names if o != name]
         links += [(o, name) for o in self.names if o != name]
         self.sim.net.block(links)
 
     def connect(self, name: str) -> None:
+        if name not in self.cut:
+            return
+        self.cut.discard(name)
         links = [(name, o) for o in self.names if o != name]
         links += [(o, name) for o in self.names if o != name]
         self.sim.net.unblock(links)
@@ -86,8 +93,10 @@ class Cluster:
     # ---- observations --------------------------------------------------------------------------
 
     def leaders(self) -> list[tuple[int, str]]:
+        """(term, name) of connected live nodes that believe they lead, as 6.824's
+        checkOneLeader (a cut-off old leader may still believe it)."""
         return sorted((node.term, name) for name, node in self.sim.nodes.items()
-                      if node is not None and node.role == LEADER)
+                      if node is not None and node.role == LEADER and name not in self.cut)
 
     def check_one_leader(self, within_us: int = 2 * SEC) -> str:
         """Wait for a leader; exactly one may lead the newest term. Returns it."""

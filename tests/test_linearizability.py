@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from faultlab.checkers.linearizability import check_linearizable, render
-from faultlab.checkers.models import KV, MODELS, CASRegister, Model, ModelError, get_model
+from faultlab.checkers.models import KV, MODELS, Call, CASRegister, Model, ModelError, get_model
+from faultlab.checkers.orders import Observation
 from faultlab.histories.formats import load_history, parse_history
 from faultlab.histories.op import Op
 
@@ -62,6 +63,18 @@ def test_all_keys_reports_every_failing_key_of_c10_bad():
     assert failing == ["0", "1", "2", "3", "5", "6", "7", "9"]
     assert "unchecked_partitions" not in every.anomalies
     assert [w["partition"] for w in every.witness] == every.anomalies["failing_partitions"]
+
+
+@needs_corpus
+def test_all_keys_refutes_every_key_of_c50_bad():
+    # Porcupine leaves 3 keys undecided after 30 s each; the derived-order pre-pass refutes
+    # all 10 (the limit only keeps a regression from hanging the suite).
+    history = load_history(CORPUS / "kv" / "c50-bad.txt")
+    verdict = check_linearizable(history, "kv", all_partitions=True, time_limit=25)
+    assert verdict.valid is False
+    assert sorted(verdict.anomalies["failing_partitions"]) == [str(k) for k in range(10)]
+    assert all(w["cycle"] for w in verdict.witness)
+    orjson.dumps(verdict.to_dict())
 
 
 @needs_corpus
@@ -278,6 +291,60 @@ def test_verdict_for_a_linearizable_history_has_no_witness():
                                  "register")
     assert verdict.valid is True and verdict.witness is None
     assert verdict.anomalies["stats"]["steps"] == 1
+
+
+# ---- orders derived from the values read (kv) ---------------------------------------------
+
+def _kv(*ops) -> list[Op]:
+    """A one-key kv history from (type, process, f, value) with plain string values."""
+    return H(*((t, p, f, ["k", v]) for t, p, f, v in ops))
+
+
+def test_a_read_missing_an_earlier_append_closes_a_cycle():
+    history = _kv(("invoke", 0, "put", "p"), ("ok", 0, "put", "p"),
+                  ("invoke", 0, "append", "a"), ("ok", 0, "append", "a"),
+                  ("invoke", 1, "get", None), ("ok", 1, "get", "p"))
+    verdict = check_linearizable(history, "kv")
+    assert verdict.valid is False
+    cycle = verdict.witness[0]["cycle"]
+    # The read saw put p without append a, and p precedes a: so a follows the read, yet a
+    # completed before the read was invoked.
+    assert {(e["before"]["index"], e["after"]["index"]) for e in cycle} == {(4, 2), (2, 4)}
+    assert "cannot" not in verdict.explanation and "cycle" in verdict.explanation
+    text = "\n".join(render(verdict))
+    assert "op 4 (get ['k' nil] -> ['k' 'p']) precedes op 2 (append ['k' 'a'])" in text
+    orjson.dumps(verdict.to_dict())
+
+
+def test_appends_read_in_an_order_real_time_forbids():
+    history = _kv(("invoke", 0, "append", "b"), ("ok", 0, "append", "b"),
+                  ("invoke", 0, "append", "a"), ("ok", 0, "append", "a"),
+                  ("invoke", 1, "get", None), ("ok", 1, "get", "ab"))
+    verdict = check_linearizable(history, "kv")
+    assert verdict.valid is False and "cycle" in verdict.witness[0]
+
+
+def test_derived_orders_accept_a_linearizable_history_with_open_appends():
+    history = _kv(("invoke", 0, "put", "p"), ("invoke", 1, "append", "a"),
+                  ("invoke", 2, "append", "b"), ("ok", 0, "put", "p"),
+                  ("invoke", 3, "get", None), ("ok", 3, "get", "pb"),
+                  ("ok", 1, "append", "a"), ("invoke", 3, "get", None),
+                  ("ok", 3, "get", "pba"), ("ok", 2, "append", "b"))
+    assert check_linearizable(history, "kv").valid is True
+
+
+def test_reads_with_more_than_one_reading_are_not_used():
+    kv = KV()
+    calls = [c for c in (Call("append", ["k", "a"], ["k", "a"]),
+                         Call("append", ["k", "ab"], ["k", "ab"]),
+                         Call("append", ["k", "b"], ["k", "b"]),
+                         Call("get", ["k", None], ["k", "ab"]),   # a+b or ab: unused
+                         Call("get", ["k", None], ["k", "aba"]))]  # a+b+a or ab+a: unused
+    assert kv.observations(calls) == []
+    calls.append(Call("get", ["k", None], ["k", "ba"]))  # only b+a
+    assert kv.observations(calls) == [Observation(5, (2, 0), from_start=True)]
+    # An empty write could hide anywhere in a value: nothing is derived at all.
+    assert kv.observations(calls + [Call("append", ["k", ""], ["k", ""])]) is None
 
 
 # ---- Knossos-style EDN files ---------------------------------------------------------------

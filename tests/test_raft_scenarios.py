@@ -138,9 +138,11 @@ def test_rejoin_of_partitioned_leader():
     c.one("104b,", 2)
     c.connect(leader2)
     c.one("105,", 3)
-    # the old leader's divergent entries were overwritten, not applied
+    # the old leader's divergent entries were overwritten; on rejoining it handed its
+    # pending writes to the new leader, which applied each exactly once
     applied = [cmd[4] for _, cmd, _ in c.monitor.applied.values() if cmd is not None]
-    assert "102," not in applied and divergent >= 4
+    assert divergent >= 4 and c.sim.stats.get("writes-forwarded", 0) >= 3
+    assert all(applied.count(v) == 1 for v in ("102,", "103,", "104,")), applied
 
 
 def test_backup_over_long_divergent_logs():
@@ -208,7 +210,7 @@ def _figure8(c: Cluster, rounds: int, unreliable: bool) -> None:
     c.one("start,", 1)
     if unreliable:
         c.sim.net.loss = 0.1
-        c.sim.net.extra_spread_us = 20 * MS
+        c.sim.net.set_delay(0, 20 * MS)
     up = len(c.names)
     for i in range(rounds):
         leaders = c.leaders()
@@ -244,7 +246,7 @@ def test_unreliable_agree():
     c = Cluster(5, seed=13)
     c.sim.net.loss = 0.1
     c.sim.net.duplicate = 0.2
-    c.sim.net.extra_spread_us = 10 * MS
+    c.sim.net.set_delay(0, 10 * MS)
     leader = c.check_one_leader()
     reqs = [c.submit(leader, "append", [i % 3, f"u{i},"]) for i in range(50)]
     c.run(2 * SEC)
@@ -277,7 +279,7 @@ def test_churn_with_crashes_and_partitions():
             c.connect(victim)
         c.run(rng.randrange(1 * MS, 100 * MS))
     c.sim.heal()
-    c.sim.net.blocked.clear()
+    c.cut.clear()
     c.one("final,", 5)
 
 
@@ -341,7 +343,7 @@ def test_kv_seven_servers_fifteen_clients(registered):
 
 
 def test_campaign_correct_version_passes(registered):
-    for seed in range(12):
+    for seed in range(6):
         result = run(RunSpec("raft", seed=seed))
         assert result.ok, (seed, [v.explanation for v in result.failed])
 

@@ -12,7 +12,10 @@ Pruning that keeps the search small, each sound for any deterministic model:
 - of several identical info ops (same call, both invoked), only the earliest is tried;
 - the op with the earliest completion must be linearized before anything invoked after it,
   so states from which the model says it can never become legal are dropped (`reachable`);
-- the search succeeds as soon as every ok op is linearized: pending info ops may never happen.
+- the search succeeds as soon as every ok op is linearized: pending info ops may never happen;
+- orderings derived from the values reads return (`orders`, for models that report
+  observations) must hold in every linearization: a cycle in them refutes the partition
+  before any search, and an op is never linearized before an op it must follow.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from typing import Any
 import attrs
 
 from faultlab.checkers.models import REJECT, UNKNOWN, Call, Model, get_model
+from faultlab.checkers.orders import derive_orders
 from faultlab.checkers.verdict import UNKNOWN as VERDICT_UNKNOWN
 from faultlab.checkers.verdict import Verdict
 from faultlab.histories.errors import HistoryError
@@ -145,6 +149,16 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
     """
     started = time.monotonic()
     n = len(entries)
+    result = PartitionResult(key=key, valid=True, ops=n)
+    orders = derive_orders(entries, model)
+    if orders is not None and orders.cycle is not None:
+        result.valid = False
+        result.failure = {"linearized": 0, "prefix": [], "concurrent": [], "states": [],
+                          "op": entries[orders.read].describe(model), "cycle": orders.cycle}
+        result.seconds = time.monotonic() - started
+        return result
+    # must_follow[i]: ops that precede op i in every linearization (beyond real time).
+    must_follow = orders.before if orders is not None else [0] * n
     trans = [model.compile(e.call) for e in entries]
     is_info = [e.complete is None for e in entries]
     read_only = [not info and model.read_only(e.call) for e, info in zip(entries, is_info)]
@@ -210,6 +224,10 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                     continue
                 if new == state:
                     if read_only[i]:
+                        if must_follow[i] & ~lin:
+                            # Every linearization from here places this read next, and
+                            # none may place it before the ops it must follow: dead end.
+                            return lin, linr, closed, []
                         lin |= low
                         linr |= ret_bit[i]
                         closed.append(i)
@@ -230,9 +248,11 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         for bit, alive in found:
             if not linr & bit and not alive(state):
                 return lin, linr, closed, []
+        if orders is not None:
+            # Only now, with every read closed, is it known which ops are still missing.
+            branches = [b for b in branches if not must_follow[b[1]] & ~lin]
         return lin, linr, closed, branches
 
-    result = PartitionResult(key=key, valid=True, ops=n)
     lin, linr, closed, branches = expand(0, 0, init)
     path: list[list[int]] = [closed]
     best = _Deepest(lin, linr, init, path)
@@ -500,9 +520,13 @@ def _verdict(model: Model, parts: list, results: list[PartitionResult],
         first = failed[0]
         where = "" if first.key is None else f" in partition {_key(first.key)!r}"
         op = first.failure["op"]
-        explanation = (f"not linearizable{where}: after {first.failure['linearized']} "
-                       f"operations, {op['text'] if op else 'no operation'} cannot be "
-                       "linearized")
+        if "cycle" in first.failure:
+            explanation = (f"not linearizable{where}: the value {op['text']} read forces "
+                           f"a cycle of {len(first.failure['cycle'])} orderings")
+        else:
+            explanation = (f"not linearizable{where}: after {first.failure['linearized']} "
+                           f"operations, {op['text'] if op else 'no operation'} cannot be "
+                           "linearized")
     elif undecided:
         valid = VERDICT_UNKNOWN
         explanation = (f"unknown: the time limit ran out with {len(undecided)} of "
@@ -535,6 +559,14 @@ def render(verdict: Verdict, *, max_prefix: int = 5) -> list[str]:
     for w in verdict.witness or ():
         where = "" if w["partition"] is None else f"partition {w['partition']!r}: "
         status = "not linearizable" if w["valid"] is False else "undecided"
+        if "cycle" in w:
+            lines.append(f"{where}{status}: the values read order these operations "
+                         "in a cycle:")
+            for edge in w["cycle"]:
+                lines.append(f"  op {edge['before']['index']} ({edge['before']['text']}) "
+                             f"precedes op {edge['after']['index']} "
+                             f"({edge['after']['text']}): {edge['why']}")
+            continue
         lines.append(f"{where}{status}; longest linearizable prefix: {w['linearized']} ops")
         prefix = w["prefix"]
         if prefix:

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from faultlab.checkers.orders import Observation
 from faultlab.histories.errors import FaultlabError
 
 OK, FAIL, INFO = "ok", "fail", "info"
@@ -110,6 +111,11 @@ class Model:
     def reachable(self, target: Call, concurrent: list[Call]) -> Callable[[Any], bool] | None:
         """Optional pruning: a predicate on states that is False only when `target` can never
         become legal, if at most the `concurrent` calls run before it. None: no pruning."""
+        return None
+
+    def observations(self, calls: list[Call]) -> list[Observation] | None:
+        """Optional: what ok reads reveal about the order of writes (see `orders`), for a
+        cycle check before the search and pruning in it. None: nothing."""
         return None
 
     def describe(self, state) -> str:
@@ -322,8 +328,82 @@ class KV(Model):
             return lambda s: want.startswith(s)
         return lambda s: want.startswith(dict(s).get(key, ""))
 
+    def observations(self, calls: list[Call]):
+        """For each ok get whose value splits into written values in exactly one way: the
+        put it starts from (or the start) and the appends after it, in order.
+
+        Partitioned only. Any empty or non-string written value turns this off: an empty
+        append could hide anywhere in a value.
+        """
+        if not self.partitioned:
+            return None
+        puts: dict[str, list[int]] = {}
+        appends: dict[str, list[int]] = {}
+        for i, call in enumerate(calls):
+            if call.f in ("put", "append"):
+                value = _kv_parts(self, call)[1]
+                if not isinstance(value, str) or not value:
+                    return None
+                (puts if call.f == "put" else appends).setdefault(value, []).append(i)
+        lengths = sorted({len(v) for v in appends})
+        found = []
+        parses: dict[str, Any] = {}  # consecutive reads often return the same value
+        for i, call in enumerate(calls):
+            if call.f == "get" and call.type == OK:
+                out = call.output[1] if isinstance(call.output, (list, tuple)) else call.output
+                out = "" if out is None else out
+                if isinstance(out, str):
+                    if out not in parses:
+                        parses[out] = _unique_parse(out, puts, appends, lengths)
+                    parsed = parses[out]
+                    if parsed is not None:
+                        found.append(Observation(i, *parsed))
+        return found
+
     def describe(self, state) -> str:
         return repr(state) if self.partitioned else repr(dict(state))
+
+
+def _unique_parse(value: str, puts: dict, appends: dict, lengths: list[int]):
+    """(chain, from_start) if `value` is, in exactly one way, one put's value (or nothing)
+    followed by append values, counting ops that wrote the same value as different ways."""
+    n = len(value)
+    # Only positions some split can reach matter: find them going forward from every start,
+    # then count splits of value[p:] into appends backwards from the end, capped at 2.
+    reach = {0} | {len(v) for v in puts if value.startswith(v)}
+    todo = sorted(reach)
+    while todo:
+        p = todo.pop()
+        for size in lengths:
+            q = p + size
+            if q <= n and q not in reach and value[p:q] in appends:
+                reach.add(q)
+                todo.append(q)
+    ways = dict.fromkeys(reach, 0)
+    ways[n] = 1
+    for p in sorted(reach, reverse=True):
+        if p < n:
+            w = sum(len(appends.get(value[p:p + size], ())) * ways.get(p + size, 0)
+                    for size in lengths if p + size <= n)
+            ways[p] = min(w, 2)
+    starts = [(0, None)] if ways[0] else []
+    starts += [(len(v), ops) for v, ops in puts.items()
+               if value.startswith(v) and ways[len(v)]]
+    total = sum(ways[p] * (1 if ops is None else len(ops)) for p, ops in starts)
+    if total != 1:
+        return None
+    p, put = starts[0]
+    chain = [] if put is None else [put[0]]
+    while p < n:
+        for size in lengths:
+            ops = appends.get(value[p:p + size]) if p + size <= n else None
+            if ops and ways.get(p + size):
+                chain.append(ops[0])
+                p += size
+                break
+    if len(set(chain)) != len(chain):
+        return None  # an op seen twice: impossible, which the search will show
+    return tuple(chain), put is None
 
 
 _READ, _WRITE = ("r", "read"), ("w", "write")

@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "heartbeat_us": 10_000,
     "election_min_us": 40_000,
     "election_max_us": 80_000,
-    "snapshot_every": 40,   # applied entries between snapshots (0: never)
+    "snapshot_every": 10,   # applied entries between snapshots (0: never)
     "max_batch": 32,        # entries per AppendEntries
 }
 
@@ -1044,8 +1044,10 @@ class Raft(Protocol):
         mix = workload.mix or self.default_workload.mix
         total = sum(w for _, w in mix)
         r = rng.randrange(total)
-        for f, w in mix:
+        f = mix[-1][0]
+        for name, w in mix:
             if r < w:
+                f = name
                 break
             r -= w
         key = rng.randrange(workload.keys)
