@@ -58,7 +58,8 @@ def run_cmd(protocol, runs, first_seed, bugs, jobs, out, faults, no_swarm, heal_
     families = tuple(f.strip() for f in faults.split(",") if f.strip())
     spec = RunSpec(protocol=protocol, bugs=tuple(bugs), heal_at_us=int(heal_at * 1e6),
                    config=_parse_config(config_items),
-                   nemesis=NemesisConfig(families=families, swarm=not no_swarm))
+                   nemesis=NemesisConfig(families=families, swarm=not no_swarm)
+                   if families or no_swarm else None)
     prepare(spec)  # reject unknown protocols, bugs and configs before starting workers
     jobs = jobs or os.cpu_count() or 1
     executor = _dask_executor(scheduler) if scheduler else None

@@ -83,3 +83,44 @@ def test_kill_then_restart_and_heal_logged():
     r = run(RunSpec("primary-backup", seed=1, schedule=schedule, heal_at_us=500_000))
     assert [(rec.phase, rec.time) for rec in r.fault_log] == [
         ("start", 100_000), ("end", 300_000), ("heal", 500_000)]
+
+
+def test_brief_families_are_short_and_opt_in():
+    from faultlab.nemesis.generator import BRIEF_DURATIONS, GENERAL_FAMILIES
+    assert set(BRIEF_DURATIONS) == set(FAMILIES) - set(GENERAL_FAMILIES)
+    cfg = NemesisConfig(families=tuple(BRIEF_DURATIONS), swarm=False)
+    seen = set()
+    for seed in range(20):
+        for f in generate_schedule(cfg, NAMES, ("leader",), seed, 3_000_000).faults:
+            assert f.kind in ("kill", "partition")
+            assert f.duration_us <= 300_000
+            if f.kind == "kill":
+                assert f.params["lose_unsynced"] is True
+            seen.add((f.kind, f.targets == NAMES, f.targets == ("role:leader",)))
+    assert ("kill", True, False) in seen        # crash-cluster: every node
+    assert ("kill", False, True) in seen        # leader-churn
+    assert ("partition", False, True) in seen   # leader-flap
+    # the default config never draws them
+    for seed in range(20):
+        s = generate_schedule(NemesisConfig(), NAMES, ("leader",), seed, 3_000_000)
+        assert all(f.duration_us >= 100_000 or f.end == 3_000_000 for f in s.faults)
+
+
+def test_repeating_a_family_weights_it():
+    cfg = NemesisConfig(families=("kill",) * 9 + ("pause",), swarm=False)
+    kinds = [f.kind for seed in range(10)
+             for f in generate_schedule(cfg, NAMES, (), seed, 3_000_000).faults]
+    assert kinds.count("kill") > 4 * kinds.count("pause") > 0
+
+
+def test_spec_without_nemesis_uses_the_protocols_default():
+    from faultlab.campaign.runner import prepare
+    from faultlab.protocols.raft import Raft
+    spec = RunSpec("raft", seed=7)
+    assert spec.nemesis is None and RunSpec.from_dict(spec.to_dict()) == spec
+    schedule = prepare(spec)[4]
+    assert schedule == generate_schedule(Raft.default_nemesis, ("n1", "n2", "n3", "n4", "n5"),
+                                         Raft.roles, 7, spec.heal_at_us)
+    explicit = RunSpec("raft", seed=7, nemesis=NemesisConfig())
+    assert RunSpec.from_dict(explicit.to_dict()) == explicit
+    assert prepare(explicit)[4] != schedule

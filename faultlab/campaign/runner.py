@@ -52,7 +52,8 @@ def prepare(spec):
     workload = spec.workload or protocol.default_workload
     schedule = spec.schedule
     if schedule is None:
-        schedule = generate_schedule(spec.nemesis, protocol.node_names(config), protocol.roles,
+        nemesis = spec.nemesis if spec.nemesis is not None else protocol.default_nemesis
+        schedule = generate_schedule(nemesis, protocol.node_names(config), protocol.roles,
                                      spec.seed, spec.heal_at_us)
     return protocol, config, bugs, workload, schedule
 
@@ -80,7 +81,7 @@ def run(spec) -> RunResult:
     history = clients.history()
     verdicts: list[Verdict] = []
     if sim.violation is not None:
-        verdicts.append(Verdict("invariant", False, sim.violation,
+        verdicts.append(Verdict(sim.violated_check, False, sim.violation,
                                 {"time": sim.time, "violation": sim.violation}))
     else:
         verdicts.extend(protocol.check(history, sim, heal_at))

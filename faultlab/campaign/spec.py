@@ -19,7 +19,8 @@ class RunSpec:
     Timeline: clients and nemesis run from 0 to `heal_at_us`; then every fault ends; clients
     keep going for `recovery_us` (liveness is judged there); then the protocol's final ops run
     until done or `final_timeout_us` passes. `schedule`, when given, replaces the faults the
-    nemesis config would generate from the seed (bundles always carry it explicitly).
+    nemesis config would generate from the seed (bundles always carry it explicitly). A
+    `nemesis` of None means the protocol's `default_nemesis`.
     """
 
     protocol: str
@@ -27,7 +28,7 @@ class RunSpec:
     bugs: tuple[str, ...] = attrs.field(default=(), converter=lambda b: tuple(sorted(set(b))))
     config: dict[str, Any] = attrs.field(factory=dict, hash=False)
     workload: Workload | None = None
-    nemesis: NemesisConfig = NemesisConfig()
+    nemesis: NemesisConfig | None = None  # None: the protocol's default_nemesis
     schedule: Schedule | None = None
     network: NetworkConfig = NetworkConfig()
     heal_at_us: int = 3_000_000
@@ -41,7 +42,7 @@ class RunSpec:
             "bugs": list(self.bugs),
             "config": dict(sorted(self.config.items())),
             "workload": self.workload.to_dict() if self.workload else None,
-            "nemesis": self.nemesis.to_dict(),
+            "nemesis": self.nemesis.to_dict() if self.nemesis is not None else None,
             "schedule": self.schedule.to_list() if self.schedule is not None else None,
             "network": attrs.asdict(self.network),
             "heal_at_us": self.heal_at_us,
@@ -68,7 +69,7 @@ class RunSpec:
                 config=dict(d.get("config") or {}),
                 workload=Workload.from_dict(d["workload"]) if d.get("workload") else None,
                 nemesis=NemesisConfig.from_dict(d["nemesis"]) if d.get("nemesis")
-                else NemesisConfig(),
+                else None,
                 schedule=Schedule.from_list(d["schedule"]) if d.get("schedule") is not None
                 else None,
                 network=NetworkConfig(**d["network"]) if d.get("network") else NetworkConfig(),

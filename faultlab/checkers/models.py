@@ -319,8 +319,9 @@ class KV(Model):
         if not isinstance(want, str):
             return None
         for c in concurrent:
-            if c.f == "put":
-                k, v = _kv_parts(self, c)
+            written = self._written(c)
+            if written is not None and written[0] == "put":
+                k, v = _kv_parts(self, c)[0], written[1]
                 if k == key and (not isinstance(v, str) or want.startswith(v)):
                     return None  # the get may read this put plus appends: any state will do
         # Only appends can run before the get: the key's value can only grow to `want`.
@@ -340,11 +341,12 @@ class KV(Model):
         puts: dict[str, list[int]] = {}
         appends: dict[str, list[int]] = {}
         for i, call in enumerate(calls):
-            if call.f in ("put", "append"):
-                value = _kv_parts(self, call)[1]
+            written = self._written(call)
+            if written is not None:
+                kind, value = written
                 if not isinstance(value, str) or not value:
                     return None
-                (puts if call.f == "put" else appends).setdefault(value, []).append(i)
+                (puts if kind == "put" else appends).setdefault(value, []).append(i)
         lengths = sorted({len(v) for v in appends})
         found = []
         parses: dict[str, Any] = {}  # consecutive reads often return the same value
@@ -360,8 +362,114 @@ class KV(Model):
                         found.append(Observation(i, *parsed))
         return found
 
+    def _written(self, call: Call):
+        """("put", value) for a call that, if it takes effect, replaces the key's value with
+        `value`; ("append", value) for one that appends; None for a read."""
+        if call.f in ("put", "append"):
+            return call.f, _kv_parts(self, call)[1]
+        return None
+
     def describe(self, state) -> str:
         return repr(state) if self.partitioned else repr(dict(state))
+
+
+class KVCas(KV):
+    """The kv model (strings per key, a missing key reads "") with `cas [key [old new]]`.
+
+    Partitioned by key. A failed cas did nothing (Knossos's reading: a client also gets fail
+    when its request never reached the store), so failed cas calls are dropped. An ok cas
+    needed the value `old` and set `new`; an info cas either did that or nothing.
+
+    For the derived orders and the look-ahead, a cas that took effect is a put of `new`:
+    it replaced the whole value. That is all those analyses assume of a put (which values a
+    key can hold, and that every value is one replacement followed by appends), so they apply
+    unchanged; an ok cas is also a look-ahead target, like a get reading `old`.
+    """
+
+    name = "kv-cas"
+
+    def __init__(self):
+        super().__init__(partitioned=True)
+
+    def _cas_parts(self, call: Call):
+        try:
+            old, new = _kv_parts(self, call)[1]
+        except (TypeError, ValueError):
+            raise ModelError(f"model {self.name} expects cas [key [old new]], got "
+                             f"{call.value!r}") from None
+        return freeze(old), freeze(new)
+
+    def partition(self, calls):
+        """By key, leaving out each info write whose value no get returned and no cas
+        compared against, even in part.
+
+        Such a write never mattered: had it taken effect, every value the key held until the
+        next put (or the end) would contain what it wrote; no get or ok cas happened there,
+        and an info cas there either did nothing (so it may as well not have happened) or
+        compared a value containing it. So if a linearization places it, the same order
+        without it (and without those info cas) is one too. Searching it only multiplies
+        the orders to try: a few such pending appends made histories undecidable.
+        """
+        seen: list[str] = []
+        for call in calls:
+            if call.f == "get" and call.type == OK:
+                out = call.output[1] if isinstance(call.output, (list, tuple)) else call.output
+                seen.append(out if isinstance(out, str) else None)
+            elif call.f == "cas":
+                seen.append(self._cas_parts(call)[0])
+        if any(not isinstance(v, str) for v in seen if v is not None):
+            seen = None  # a value that is not a string: keep every call
+        groups = super().partition(calls)
+        if seen is None:
+            return groups
+        texts = [v for v in seen if v]
+
+        def unseen(call: Call) -> bool:
+            if call.type != INFO:
+                return False
+            written = self._written(call)
+            if written is None or not isinstance(written[1], str) or not written[1]:
+                return False
+            return not any(written[1] in t for t in texts)
+        return [(k, [i for i in idx if not unseen(calls[i])]) for k, idx in groups]
+
+    def compile(self, call: Call):
+        if call.f != "cas":
+            return super().compile(call)
+        old, new = self._cas_parts(call)
+        if call.type == OK:
+            return lambda s: new if s == old else REJECT
+        return lambda s: new if s == old else s  # info: swapped, or compared and did nothing
+
+    def reachable(self, target: Call, concurrent: list[Call]):
+        """As for kv, and an ok cas needs the value `old` as a get needs the value it read.
+        A put or a cas sets a value; only when none of those the target may follow sets a
+        prefix of the value it needs can that value only be reached by appends."""
+        if target.f == "get":
+            out = target.output[1] if isinstance(target.output, (list, tuple)) else target.output
+            want = "" if out is None else out
+        elif target.f == "cas" and target.type == OK:
+            want = self._cas_parts(target)[0]
+        else:
+            return None
+        if not isinstance(want, str):
+            return None
+        for c in concurrent:  # the calls of one partition: one key
+            f = c.f
+            if f == "put":
+                v = c.value[1]
+            elif f == "cas":
+                v = c.value[1][1]
+            else:
+                continue
+            if not isinstance(v, str) or want.startswith(v):
+                return None  # the target may see this write plus appends: any state will do
+        return want.startswith
+
+    def _written(self, call: Call):
+        if call.f == "cas":
+            return "put", self._cas_parts(call)[1]
+        return super()._written(call)
 
 
 def _unique_parse(value: str, puts: dict, appends: dict, lengths: list[int]):

@@ -1,5 +1,21 @@
 """Seeded schedule generation, with swarm testing: each seed may enable a random subset of
-fault families and intensities, which finds bugs that an always-everything nemesis hides."""
+fault families and intensities, which finds bugs that an always-everything nemesis hides.
+
+Families are data, not fault kinds: several map to one kind with different targets or
+durations. Most take their duration from the config's min/max; the brief ones choose their
+own, much shorter, so that they land inside one election or one replication round:
+
+- leader-churn: crash the current leader (losing unsynced writes) for 10-200 ms, so a new
+  election starts while the old leader comes back quickly with its old log;
+- flicker: crash one random node (losing unsynced writes) for 1-40 ms, e.g. between granting
+  a vote and the next candidate's request in the same term;
+- leader-flap: isolate the current leader for 20-300 ms, so a new leader is elected and the
+  old one returns with entries of its term that no majority holds;
+- crash-cluster: crash every node (losing unsynced writes) and restart all of them after
+  10-300 ms: whatever a node answered without persisting is forgotten by everyone at once.
+
+A config may repeat a family in `families` to weight it (the draw is by position).
+"""
 from __future__ import annotations
 
 import random
@@ -16,13 +32,19 @@ FAMILIES = (
     "partition-halves", "partition-isolate", "partition-ring", "partition-bridge",
     "partition-one-way", "isolate-role", "kill", "kill-role", "lose-unsynced", "pause",
     "clock-bump", "clock-skew", "clock-strobe", "loss", "duplicate", "delay", "reorder",
+    "leader-churn", "flicker", "leader-flap", "crash-cluster",
 )
-_ROLE_FAMILIES = ("isolate-role", "kill-role")
+# what an empty `families` means: every family but the brief ones (opted into by name)
+GENERAL_FAMILIES = FAMILIES[:-4]
+_ROLE_FAMILIES = ("isolate-role", "kill-role", "leader-churn", "leader-flap")
+# family -> (min, max) duration in microseconds, instead of the config's
+BRIEF_DURATIONS = {"leader-churn": (10_000, 200_000), "flicker": (1_000, 40_000),
+                   "leader-flap": (20_000, 300_000), "crash-cluster": (10_000, 300_000)}
 
 
 @attrs.frozen
 class NemesisConfig:
-    """How a seed's schedule is generated. `families` empty means all that apply; `swarm`
+    """How a seed's schedule is generated. `families` empty means GENERAL_FAMILIES; `swarm`
     picks a random non-empty subset per seed. `interval_us` is the mean gap between faults."""
 
     families: tuple[str, ...] = ()
@@ -54,7 +76,8 @@ class NemesisConfig:
 
 def enabled_families(config: NemesisConfig, roles: tuple[str, ...],
                      rng: random.Random) -> list[str]:
-    allowed = [f for f in (config.families or FAMILIES) if roles or f not in _ROLE_FAMILIES]
+    allowed = [f for f in (config.families or GENERAL_FAMILIES)
+               if roles or f not in _ROLE_FAMILIES]
     if not config.swarm or len(allowed) <= 1:
         return allowed
     chosen = [f for f in allowed if rng.random() < 0.5]
@@ -71,8 +94,8 @@ def generate_schedule(config: NemesisConfig, names: tuple[str, ...], roles: tupl
     t = int(rng.expovariate(intensity / config.interval_us))
     while families and t < heal_at - config.min_duration_us:
         fam = rng.choice(families)
-        duration = min(rng.randint(config.min_duration_us, config.max_duration_us),
-                       heal_at - t)
+        lo, hi = BRIEF_DURATIONS.get(fam, (config.min_duration_us, config.max_duration_us))
+        duration = min(rng.randint(lo, hi), heal_at - t)
         faults.append(_fault(fam, t, duration, names, roles, rng))
         t += 1 + int(rng.expovariate(intensity / config.interval_us))
     return Schedule(faults)
@@ -93,11 +116,14 @@ def _fault(family: str, t: int, duration: int, names: tuple[str, ...],
         else:
             targets = some
         return Fault(t, "partition", duration, targets, {"mode": mode})
-    if family == "isolate-role":
+    if family in ("isolate-role", "leader-flap"):
         return Fault(t, "partition", duration, role, {"mode": "isolate"})
     if family in ("kill", "kill-role", "lose-unsynced"):
         targets = role if family == "kill-role" else some
         return Fault(t, "kill", duration, targets, {"lose_unsynced": family == "lose-unsynced"})
+    if family in ("leader-churn", "flicker", "crash-cluster"):
+        targets = role if family == "leader-churn" else one if family == "flicker" else names
+        return Fault(t, "kill", duration, targets, {"lose_unsynced": True})
     if family == "pause":
         return Fault(t, "pause", duration, some)
     if family == "clock-bump":

@@ -4,9 +4,11 @@ from __future__ import annotations
 from faultlab.histories.errors import FaultlabError
 from faultlab.protocols.base import Protocol
 from faultlab.protocols.primary_backup import PrimaryBackup
+from faultlab.protocols.raft import Raft
 
 PROTOCOLS: dict[str, type[Protocol]] = {
     PrimaryBackup.name: PrimaryBackup,
+    Raft.name: Raft,
 }
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from faultlab.checkers.verdict import Verdict
 from faultlab.histories import FaultlabError, History
+from faultlab.nemesis.generator import NemesisConfig
 from faultlab.sim.node import Node
 from faultlab.sim.workload import Workload
 
@@ -29,6 +30,8 @@ class Protocol(abc.ABC):
     roles: ClassVar[tuple[str, ...]] = ()          # roles the nemesis may target
     default_config: ClassVar[dict[str, Any]] = {"nodes": 5}
     default_workload: ClassVar[Workload] = Workload()
+    # the nemesis a campaign uses when the spec names none (RunSpec.nemesis is None)
+    default_nemesis: ClassVar[NemesisConfig] = NemesisConfig()
 
     def resolve_config(self, config: dict) -> dict:
         """The defaults overlaid with `config`; rejects unknown keys with a one-line error."""

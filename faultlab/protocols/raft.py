@@ -30,11 +30,13 @@ index; "snap" -> (index, term, kv_items, session_items).
 from __future__ import annotations
 
 import random
+import weakref
 from typing import TYPE_CHECKING, Any
 
-from faultlab.checkers.models import KV, REJECT, Call, freeze
+from faultlab.checkers.models import KVCas
 from faultlab.checkers.verdict import UNKNOWN, Verdict
 from faultlab.histories import INFO, INVOKE, OK, History
+from faultlab.nemesis.generator import GENERAL_FAMILIES, NemesisConfig
 from faultlab.protocols.base import Protocol
 from faultlab.sim.node import Context, Node, Request
 from faultlab.sim.workload import Workload
@@ -892,68 +894,8 @@ def _show(cmd) -> str:
 # History checks
 # ---------------------------------------------------------------------------------------------
 
-class KVCas(KV):
-    """The KV model (strings per key; missing reads "") with cas [key, [old, new]].
-
-    A failed cas is taken to have done nothing (Knossos's reading), since a client also gets
-    fail when its node was unreachable.
-
-    A key's state is (value, parity): every put flips the parity bit, so a put is never a
-    state-preserving op. The checker linearizes state-preserving ok ops eagerly, which is
-    sound for reads but not for a put that happens to write the current value (it may be
-    needed later, after some cas or append changed the value).
-    """
-
-    name = "kv-cas"
-
-    def init(self):
-        return ("", False)
-
-    def partition(self, calls):
-        groups: dict = {}
-        for i, call in enumerate(calls):
-            groups.setdefault(freeze(call.value[0]), []).append(i)
-        return list(groups.items())
-
-    def compile(self, call: Call):
-        f = call.f
-        try:
-            _, arg = call.value
-        except (TypeError, ValueError):
-            return super().compile(call)  # raises the model's error
-        if f == "get":
-            out = call.output[1] if isinstance(call.output, (list, tuple)) else call.output
-            want = "" if out is None else out
-            return lambda s: s if s[0] == want else REJECT
-        if f == "put":
-            return lambda s: (arg, not s[1])
-        if f == "append":
-            return lambda s: (s[0] + arg, s[1])
-        if f == "cas":
-            old, new = arg
-            if call.type == OK:
-                return lambda s: (new, s[1]) if s[0] == old else REJECT
-            return lambda s: (new, s[1]) if s[0] == old else s  # info: maybe swapped
-        return super().compile(call)
-
-    def step(self, state, call: Call):
-        new = self.compile(call)(state)
-        return (new is not REJECT), (state if new is REJECT else new)
-
-    def reachable(self, target: Call, concurrent: list[Call]):
-        if target.f != "get":
-            return None
-        key = freeze(target.value[0])
-        if any(c.f in ("put", "cas") and freeze(c.value[0]) == key for c in concurrent):
-            return None
-        out = target.output[1] if isinstance(target.output, (list, tuple)) else target.output
-        want = "" if out is None else out
-        if not isinstance(want, str):
-            return None
-        return lambda s: want.startswith(s[0])  # only appends may run first: values grow
-
-    def describe(self, state) -> str:
-        return repr(state[0])
+_GUESSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Per run (keyed by its workload stream): per key, the last values the workload expects."""
 
 
 def check_lost_writes(history: History, heal_at: int) -> Verdict:
@@ -1038,7 +980,13 @@ class Raft(Protocol):
     default_config = dict(DEFAULTS)
     default_workload = Workload(clients=10, think_us=10_000, timeout_us=500_000, keys=3,
                                 mix=(("get", 40), ("put", 10), ("append", 40), ("cas", 10)))
-    lin_time_limit_s = 20.0
+    # Every general family plus the brief ones that hit elections and persistence (leader
+    # churn, flicker, leader flap, whole-cluster crash), the crashes weighted double: the
+    # forgotten-vote and stale-reply bugs need a crash inside an election.
+    default_nemesis = NemesisConfig(families=(*GENERAL_FAMILIES, "leader-churn", "leader-churn",
+                                              "flicker", "leader-flap", "crash-cluster",
+                                              "crash-cluster"))
+    lin_time_limit_s = 5.0  # seconds; a harder history is reported as "unknown"
 
     def generate_op(self, rng: random.Random, workload: Workload, n: int):
         mix = workload.mix or self.default_workload.mix
@@ -1053,13 +1001,29 @@ class Raft(Protocol):
         key = rng.randrange(workload.keys)
         if f == "get":
             return "get", [key, None]
+        # Every written value is a unique token, so a read's value shows which writes it saw
+        # (the checker's derived orders). A cas compares against the value the key would have
+        # if the ops applied in the order generated (a third of the time an older such value),
+        # so it often succeeds; those guesses are kept per run, keyed by the run's workload
+        # stream. The draws from `rng` are the same as when values came from a set of three,
+        # which keeps each seed's schedule of operations.
+        recent = _GUESSES.setdefault(rng, {}).setdefault(key, [""])
         if f == "put":
-            return "put", [key, f"v{rng.randrange(3)},"]
-        if f == "append":
-            return "append", [key, f"{n},"]
-        if f == "cas":
-            return "cas", [key, [f"v{rng.randrange(3)},", f"v{rng.randrange(3)},"]]
-        raise ValueError(f"raft has no client operation {f!r}")
+            rng.randrange(3)
+            op = "put", [key, f"p{n},"]
+            recent.append(f"p{n},")
+        elif f == "append":
+            op = "append", [key, f"{n},"]
+            recent.append(recent[-1] + f"{n},")
+        elif f == "cas":
+            fresh, back = rng.randrange(3), rng.randrange(3)
+            old = recent[-1] if fresh else recent[max(0, len(recent) - 2 - back)]
+            op = "cas", [key, [old, f"c{n},"]]
+            recent.append(f"c{n},")
+        else:
+            raise ValueError(f"raft has no client operation {f!r}")
+        del recent[:-4]
+        return op
 
     def final_ops(self, config: dict, workload: Workload):
         return [("get", [k, None]) for k in range(workload.keys)]

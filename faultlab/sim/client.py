@@ -161,10 +161,11 @@ class Clients:
             self.sim.submit(slot.node, req)
 
     def on_refused(self, req: Request, node: str) -> None:
-        """The target was down: the request certainly did not take effect there."""
+        """The target was down. If this was the first node tried, the op certainly did not
+        happen; after a redirect an earlier node may still apply it, so it is unknown."""
         slot = self.open.get(req.id)
         if slot is not None:
-            self._complete(slot, FAIL, None, "connection-refused")
+            self._complete(slot, FAIL if slot.hops == 0 else INFO, None, "connection-refused")
 
     def _timeout(self, req: Request) -> None:
         slot = self.open.get(req.id)

@@ -55,6 +55,7 @@ class Simulator:
         self.events = 0
         self.stopped = False
         self.violation: str | None = None
+        self.violated_check = ""  # the invariant's name, which names the failing check
         self.invariants: list[Invariant] = []
         self.stats: dict[str, int] = {}
         self.sent = 0
@@ -145,8 +146,9 @@ class Simulator:
         for inv in self.invariants:
             problem = inv(self)
             if problem:
-                self.violation = f"{inv.__name__}: {problem}" if hasattr(
-                    inv, "__name__") else problem
+                name = getattr(inv, "__name__", "<lambda>")
+                self.violated_check = "invariant" if name.startswith("<") else name
+                self.violation = f"{self.violated_check}: {problem}"
                 self.stopped = True
                 return
 
