@@ -296,7 +296,7 @@ def _history_files(paths) -> list[Path]:
 @cli.command("check")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--model", default="cas-register", show_default=True,
-              help="register, cas-register, kv, multi-register, set, unordered-queue, "
+              help="register, cas-register, kv, kv-cas, multi-register, set, unordered-queue, "
               "fifo-queue or mutex.")
 @click.option("--format", "fmt", default="auto", show_default=True,
               type=click.Choice(["auto", "jepsen-edn", "knossos-edn", "etcd-log", "kv-log",

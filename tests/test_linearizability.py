@@ -198,7 +198,7 @@ def test_each_model_accepts_and_refutes(model, good, bad):
 
 
 def test_registry_names_every_model():
-    assert set(MODELS) == {"register", "cas-register", "kv", "multi-register", "set",
+    assert set(MODELS) == {"register", "cas-register", "kv", "kv-cas", "multi-register", "set",
                            "unordered-queue", "fifo-queue", "mutex"}
     for name in MODELS:
         assert get_model(name).name == name

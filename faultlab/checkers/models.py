@@ -703,6 +703,7 @@ MODELS: dict[str, Callable[[], Model]] = {
     "register": Register,
     "cas-register": CASRegister,
     "kv": KV,
+    "kv-cas": KVCas,
     "multi-register": MultiRegister,
     "set": SetModel,
     "unordered-queue": UnorderedQueue,

@@ -220,10 +220,7 @@ def _mask(indices: Any) -> int:
 
 def _bits(mask: int):
     """The indices of the set bits of mask, lowest first."""
-    # Searching the binary digits costs far less than big-integer arithmetic per bit when
-    # the bitsets span thousands of operations.
-    digits = bin(mask)[:1:-1]  # lowest bit first, without "0b"
-    i = digits.find("1")
-    while i >= 0:
-        yield i
-        i = digits.find("1", i + 1)
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
