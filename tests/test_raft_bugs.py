@@ -165,10 +165,10 @@ def test_bug_found_by_default_campaign(registered, bug, check, seeds):
 
 def test_no_persist_vote_found_by_default_campaign(registered):
     """The default raft nemesis crashes whole clusters and leaders inside elections, so a
-    forgotten vote is found by the plain campaign too (6 of seeds 0..39; seed 3 first)."""
-    found = _campaign("no-persist-vote", [3])
-    assert "election-safety" in found[3], found
-    assert not _campaign(None, [3])[3]
+    forgotten vote is found by the plain campaign too (4 of seeds 0..39; seed 13 first)."""
+    found = _campaign("no-persist-vote", [13])
+    assert "election-safety" in found[13], found
+    assert not _campaign(None, [13])[13]
 
 
 def test_fixed_election_timeout_found_only_by_liveness(registered):
@@ -200,4 +200,4 @@ def test_dedup_not_in_snapshot_found(registered):
     assert all(not checks for checks in _campaign(None, DEDUP_SEEDS).values())
 
 
-DEDUP_SEEDS = [56, 101]  # the first failing seeds of the default campaign (8 in 0..159)
+DEDUP_SEEDS = [36, 74]  # the first failing seeds of the default campaign (4 in 0..109)

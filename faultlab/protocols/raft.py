@@ -304,6 +304,10 @@ class RaftNode(Node):
             self.acked[src] = rnd
             if self.reads:
                 self._confirm_reads()
+        # Send the next batch only on progress: a duplicated or stale reply must not start a
+        # second AppendEntries stream to the same follower (each would double under
+        # duplication).
+        before = (self.match[src], self.next_index[src])
         if ok:
             if match > self.match[src]:
                 self.match[src] = match
@@ -321,7 +325,8 @@ class RaftNode(Node):
                 if i > base and self.log[i - base][0] == cterm:
                     nxt = i + 1
             self.next_index[src] = max(1, min(nxt, self.last_index() + 1))
-        if self.next_index[src] <= self.last_index():
+        progressed = before != (self.match[src], self.next_index[src])
+        if progressed and self.next_index[src] <= self.last_index():
             self._send_append(src)
 
     def _on_snap_reply(self, src: str, term: int, index: int, rnd: int) -> None:
@@ -338,13 +343,15 @@ class RaftNode(Node):
             self.acked[src] = rnd
             if self.reads:
                 self._confirm_reads()
+        before = (self.match[src], self.next_index[src])
         if index > self.match[src]:
             self.match[src] = index
             self._advance_commit()
         if index + 1 > self.next_index[src]:
             self.next_index[src] = index + 1
-        if self.next_index[src] <= self.last_index():
-            self._send_append(src)
+        progressed = before != (self.match[src], self.next_index[src])
+        if progressed and self.next_index[src] <= self.last_index():
+            self._send_append(src)  # (only on progress, as for append replies)
 
     def _advance_commit(self) -> None:
         ms = sorted(self.match.values(), reverse=True)
