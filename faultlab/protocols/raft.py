@@ -225,15 +225,21 @@ class RaftNode(Node):
             self.ctx.disk.sync()
         self.ctx.send(src, ("vote-r", self.term, granted))
 
-    def _on_vote_reply(self, src: str, term: int, granted: bool) -> None:
+    def _reply_counts(self, term: int, role: str) -> bool:
+        """Whether a vote/append/snapshot reply may be acted on: a newer term deposes us,
+        and a reply from an older term is stale (unless the planted bug accepts it)."""
         if term > self.term:
             self._step_down(term)
             self.ctx.disk.sync()
+            return False
+        if self.role != role:
+            return False
+        # BUG accept-stale-term-reply: act on replies from an older term.
+        return term == self.term or "accept-stale-term-reply" in self.bugs
+
+    def _on_vote_reply(self, src: str, term: int, granted: bool) -> None:
+        if not self._reply_counts(term, CANDIDATE):
             return
-        if self.role != CANDIDATE:
-            return
-        if term != self.term and "accept-stale-term-reply" not in self.bugs:
-            return  # (BUG accept-stale-term-reply: count votes from an older term)
         self.answered.add(src)
         if term != self.term:
             self.ctx.count("stale-replies-used")
@@ -289,14 +295,8 @@ class RaftNode(Node):
 
     def _on_append_reply(self, src: str, term: int, ok: bool, match: int, cterm: int,
                          cindex: int, rnd: int) -> None:
-        if term > self.term:
-            self._step_down(term)
-            self.ctx.disk.sync()
+        if not self._reply_counts(term, LEADER):
             return
-        if self.role != LEADER:
-            return
-        if term != self.term and "accept-stale-term-reply" not in self.bugs:
-            return  # (BUG accept-stale-term-reply: act on replies from an older term)
         self.inflight[src] = False
         if term != self.term:
             self.ctx.count("stale-replies-used")
@@ -330,14 +330,8 @@ class RaftNode(Node):
             self._send_append(src)
 
     def _on_snap_reply(self, src: str, term: int, index: int, rnd: int) -> None:
-        if term > self.term:
-            self._step_down(term)
-            self.ctx.disk.sync()
+        if not self._reply_counts(term, LEADER):
             return
-        if self.role != LEADER:
-            return
-        if term != self.term and "accept-stale-term-reply" not in self.bugs:
-            return  # (BUG accept-stale-term-reply)
         self.inflight[src] = False
         if rnd > self.acked[src]:
             self.acked[src] = rnd
