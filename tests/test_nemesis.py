@@ -92,18 +92,53 @@ def test_brief_families_are_short_and_opt_in():
     seen = set()
     for seed in range(20):
         for f in generate_schedule(cfg, NAMES, ("leader",), seed, 3_000_000).faults:
+            if f.kind == "reorder":  # a storm's slow network
+                assert f.duration_us <= 800_000
+                continue
             assert f.kind in ("kill", "partition")
             assert f.duration_us <= 300_000
-            if f.kind == "kill":
+            if f.kind == "kill" and "on_election" not in f.params:
                 assert f.params["lose_unsynced"] is True
-            seen.add((f.kind, f.targets == NAMES, f.targets == ("role:leader",)))
-    assert ("kill", True, False) in seen        # crash-cluster: every node
-    assert ("kill", False, True) in seen        # leader-churn
-    assert ("partition", False, True) in seen   # leader-flap
+            seen.add((f.kind, f.targets == NAMES, f.targets == ("role:leader",),
+                      f.params.get("elections", 0) > 1))
+    assert ("kill", True, False, False) in seen        # crash-cluster: every node
+    assert ("kill", False, True, False) in seen        # leader-churn (and snipes)
+    assert ("partition", False, True, False) in seen   # leader-flap (and snipes)
+    assert ("partition", False, True, True) in seen    # a storm's later leaders
     # the default config never draws them
     for seed in range(20):
         s = generate_schedule(NemesisConfig(), NAMES, ("leader",), seed, 3_000_000)
         assert all(f.duration_us >= 100_000 or f.end == 3_000_000 for f in s.faults)
+        assert not any("on_election" in f.params for f in s.faults)
+
+
+def _isolations(schedule):
+    r = run(RunSpec("raft", seed=3, schedule=schedule, heal_at_us=1_500_000))
+    return [rec for rec in r.fault_log if rec.phase == "start"]
+
+
+def test_on_election_strikes_each_next_leader_soon_after_it_is_elected():
+    """Isolating the leader forces an election; a fault with `on_election` waits for it and
+    isolates the winner; `elections: 2` waits for the election after that one."""
+    iso = {"mode": "isolate"}
+    first, second, third = _isolations(Schedule([
+        Fault(300_000, "partition", 100_000, ("role:leader",), iso),
+        Fault(300_000, "partition", 100_000, ("role:leader",), {**iso, "on_election": 1_000}),
+        Fault(300_000, "partition", 100_000, ("role:leader",),
+              {**iso, "on_election": 1_000, "elections": 2}),
+    ]))
+    assert first.time == 300_000
+    # each later leader is struck once elected: after an election timeout (>= 40 ms), and
+    # long before the earlier isolation ends
+    assert 340_000 < second.time < 400_000 and second.time < third.time < second.time + 100_000
+    assert len({first.nodes, second.nodes, third.nodes}) == 3
+    assert all(len(rec.nodes) == 1 for rec in (first, second, third))
+
+
+def test_on_election_waits_for_an_election_that_never_comes():
+    quiet = Schedule([Fault(300_000, "partition", 100_000, ("role:leader",),
+                            {"mode": "isolate", "on_election": 0})])
+    assert _isolations(quiet) == []  # a stable leader: nothing to strike, even after the heal
 
 
 def test_repeating_a_family_weights_it():

@@ -1,5 +1,5 @@
-"""Seeded schedule generation, with swarm testing: each seed may enable a random subset of
-fault families and intensities, which finds bugs that an always-everything nemesis hides.
+"""Seeded schedule generation, with swarm testing: each seed enables a few fault families
+(drawn by weight) and an intensity, which finds bugs that an always-everything nemesis hides.
 
 Families are data, not fault kinds: several map to one kind with different targets or
 durations. Most take their duration from the config's min/max; the brief ones choose their
@@ -11,6 +11,12 @@ own, much shorter, so that they land inside one election or one replication roun
   a vote and the next candidate's request in the same term;
 - leader-flap: isolate the current leader for 20-300 ms, so a new leader is elected and the
   old one returns with entries of its term that no majority holds;
+- leader-snipe: wait for the next leader to be elected and, 0-5 ms later, crash or isolate it
+  for 20-300 ms: it strikes before the new leader's own entries reach a majority;
+- leader-storm: isolate the current leader and then each of the next 3-8 leaders 0-5 ms after
+  its election, each for 20-200 ms: a succession of leaders that each leave a different
+  uncommitted tail behind, the setting of the paper's Figure 8; half the storms also reorder
+  messages for 0.2-0.8 s, so replies of one term arrive in the next;
 - crash-cluster: crash every node (losing unsynced writes) and restart all of them after
   10-300 ms: whatever a node answered without persisting is forgotten by everyone at once.
 
@@ -32,14 +38,18 @@ FAMILIES = (
     "partition-halves", "partition-isolate", "partition-ring", "partition-bridge",
     "partition-one-way", "isolate-role", "kill", "kill-role", "lose-unsynced", "pause",
     "clock-bump", "clock-skew", "clock-strobe", "loss", "duplicate", "delay", "reorder",
-    "leader-churn", "flicker", "leader-flap", "crash-cluster",
+    "leader-churn", "flicker", "leader-flap", "crash-cluster", "leader-snipe",
+    "leader-storm",
 )
 # what an empty `families` means: every family but the brief ones (opted into by name)
-GENERAL_FAMILIES = FAMILIES[:-4]
-_ROLE_FAMILIES = ("isolate-role", "kill-role", "leader-churn", "leader-flap")
+GENERAL_FAMILIES = FAMILIES[:-6]
+_ROLE_FAMILIES = ("isolate-role", "kill-role", "leader-churn", "leader-flap", "leader-snipe",
+                  "leader-storm")
+SWARM_MAX = 4  # families per seed under swarm (measured: fewer finds election bugs sooner)
 # family -> (min, max) duration in microseconds, instead of the config's
 BRIEF_DURATIONS = {"leader-churn": (10_000, 200_000), "flicker": (1_000, 40_000),
-                   "leader-flap": (20_000, 300_000), "crash-cluster": (10_000, 300_000)}
+                   "leader-flap": (20_000, 300_000), "crash-cluster": (10_000, 300_000),
+                   "leader-snipe": (20_000, 300_000), "leader-storm": (20_000, 200_000)}
 
 
 @attrs.frozen
@@ -76,12 +86,14 @@ class NemesisConfig:
 
 def enabled_families(config: NemesisConfig, roles: tuple[str, ...],
                      rng: random.Random) -> list[str]:
+    """The families a seed draws from: all of them, or under swarm 1 to SWARM_MAX draws by
+    weight, so a seed concentrates on a few kinds of trouble instead of diluting each."""
     allowed = [f for f in (config.families or GENERAL_FAMILIES)
                if roles or f not in _ROLE_FAMILIES]
     if not config.swarm or len(allowed) <= 1:
         return allowed
-    chosen = [f for f in allowed if rng.random() < 0.5]
-    return chosen or [rng.choice(allowed)]
+    chosen = {rng.choice(allowed) for _ in range(rng.randint(1, SWARM_MAX))}
+    return [f for f in dict.fromkeys(allowed) if f in chosen]
 
 
 def generate_schedule(config: NemesisConfig, names: tuple[str, ...], roles: tuple[str, ...],
@@ -96,9 +108,29 @@ def generate_schedule(config: NemesisConfig, names: tuple[str, ...], roles: tupl
         fam = rng.choice(families)
         lo, hi = BRIEF_DURATIONS.get(fam, (config.min_duration_us, config.max_duration_us))
         duration = min(rng.randint(lo, hi), heal_at - t)
-        faults.append(_fault(fam, t, duration, names, roles, rng))
+        if fam == "leader-storm":
+            faults.extend(_storm(t, lo, hi, heal_at, roles, rng))
+        else:
+            faults.append(_fault(fam, t, duration, names, roles, rng))
         t += 1 + int(rng.expovariate(intensity / config.interval_us))
     return Schedule(faults)
+
+
+def _storm(t: int, lo: int, hi: int, heal_at: int, roles: tuple[str, ...],
+           rng: random.Random) -> list[Fault]:
+    """The current leader and the next 3-8 leaders, each isolated soon after its election,
+    sometimes under message reordering."""
+    role = (ROLE_PREFIX + roles[0],)
+    faults = [Fault(t, "partition", min(rng.randint(lo, hi), heal_at - t), role,
+                    {"mode": "isolate"})]
+    for k in range(1, rng.randint(4, 9)):
+        faults.append(Fault(t, "partition", min(rng.randint(lo, hi), heal_at - t), role,
+                            {"mode": "isolate", "on_election": rng.randint(0, 5_000),
+                             "elections": k}))
+    if rng.random() < 0.5:  # replies from one term arriving in the next
+        faults.append(Fault(t, "reorder", min(rng.randint(200_000, 800_000), heal_at - t), (),
+                            {"spread_us": rng.randint(5_000, 100_000)}))
+    return faults
 
 
 def _fault(family: str, t: int, duration: int, names: tuple[str, ...],
@@ -124,6 +156,12 @@ def _fault(family: str, t: int, duration: int, names: tuple[str, ...],
     if family in ("leader-churn", "flicker", "crash-cluster"):
         targets = role if family == "leader-churn" else one if family == "flicker" else names
         return Fault(t, "kill", duration, targets, {"lose_unsynced": True})
+    if family == "leader-snipe":
+        on_election = rng.randint(0, 5_000)
+        if rng.random() < 0.5:
+            return Fault(t, "kill", duration, role, {"on_election": on_election})
+        return Fault(t, "partition", duration, role, {"mode": "isolate",
+                                                      "on_election": on_election})
     if family == "pause":
         return Fault(t, "pause", duration, some)
     if family == "clock-bump":

@@ -1,7 +1,10 @@
 """The nemesis at run time: turns a schedule's faults into kernel actions and undoes them.
 
 Role targets ("role:leader") are resolved when a fault starts, by asking the protocol, and the
-resolved nodes are remembered so the fault's end undoes exactly what its start did.
+resolved nodes are remembered so the fault's end undoes exactly what its start did. A fault with
+`params.on_election` waits instead for the next leader to be elected (or the `params.elections`-th
+one; the protocol is polled every ELECTION_POLL_US) and strikes that many microseconds after its
+election, aiming at a leader's first moments.
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import attrs
 from faultlab.nemesis.faults import ROLE_PREFIX, Fault, partition_links
 from faultlab.nemesis.schedule import Schedule
 from faultlab.sim.kernel import Simulator
+
+ELECTION_POLL_US = 500
 
 
 @attrs.frozen
@@ -35,6 +40,7 @@ class Nemesis:
         self.schedule = schedule
         self.role_holders = role_holders
         self.log: list[FaultRecord] = []
+        self.healed = False
         self.fired: dict[str, int] = {}
         self._active: dict[int, tuple[Fault, tuple[str, ...], object]] = {}
         self._down = {n: 0 for n in sim.names}
@@ -59,9 +65,37 @@ class Nemesis:
 
     def _start(self, i: int) -> None:
         fault = self.schedule.faults[i]
-        nodes = self._resolve(fault.targets)
+        if "on_election" in fault.params:
+            self._await_election((i, tuple(self.role_holders("leader")), 0))
+        else:
+            self._begin((i, self._resolve(fault.targets)))
+
+    def _await_election(self, arg: tuple[int, tuple[str, ...], int]) -> None:
+        """Poll for leader changes; strike the `elections`-th new leader (default: the next)."""
+        i, before, seen = arg
+        sim = self.sim
+        if self.healed:
+            return
+        params = self.schedule.faults[i].params
+        leaders = tuple(self.role_holders("leader"))
+        if leaders and leaders != before:
+            seen += 1
+            if seen >= params.get("elections", 1):
+                sim.at(sim.time + params["on_election"], f"nemesis start {i}", self._begin,
+                       (i, leaders))
+                return
+        sim.at(sim.time + ELECTION_POLL_US, f"nemesis await {i}", self._await_election,
+               (i, leaders or before, seen))
+
+    def _begin(self, arg: tuple[int, tuple[str, ...]]) -> None:
+        i, nodes = arg
+        if self.healed:  # an election-triggered fault that never struck before the heal
+            return
+        fault = self.schedule.faults[i]
         sim = self.sim
         key = fault.kind if fault.kind != "partition" else f"partition-{fault.params['mode']}"
+        if "on_election" in fault.params:
+            key += " (on election)"
         self.fired[key] = self.fired.get(key, 0) + 1
         undo: object = None
         if fault.kind == "partition":
@@ -144,6 +178,7 @@ class Nemesis:
 
     def _heal(self, _arg=None) -> None:
         """The heal phase: every fault ends, every node is up, clocks are true."""
+        self.healed = True
         self._active.clear()
         for table in self._net_values.values():
             table.clear()

@@ -30,7 +30,6 @@ index; "snap" -> (index, term, kv_items, session_items).
 from __future__ import annotations
 
 import random
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from faultlab.checkers.models import KVCas
@@ -895,10 +894,6 @@ def _show(cmd) -> str:
 # History checks
 # ---------------------------------------------------------------------------------------------
 
-_GUESSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""Per run (keyed by its workload stream): per key, the last values the workload expects."""
-
-
 def check_lost_writes(history: History, heal_at: int) -> Verdict:
     """Every acknowledged append is in the last read of its key after the heal, unless a
     put or cas that may follow it could have overwritten it."""
@@ -982,12 +977,18 @@ class Raft(Protocol):
     default_workload = Workload(clients=10, think_us=10_000, timeout_us=500_000, keys=3,
                                 mix=(("get", 40), ("put", 10), ("append", 40), ("cas", 10)))
     # Every general family plus the brief ones that hit elections and persistence (leader
-    # churn, flicker, leader flap, whole-cluster crash), the crashes weighted double: the
-    # forgotten-vote and stale-reply bugs need a crash inside an election.
+    # churn, flicker, leader flap, whole-cluster crash, leader snipes and storms), crashes and
+    # storms weighted double: the forgotten-vote bug needs a crash inside an election, Figure 8
+    # and stale replies need a quick succession of leaders.
     default_nemesis = NemesisConfig(families=(*GENERAL_FAMILIES, "leader-churn", "leader-churn",
                                               "flicker", "leader-flap", "crash-cluster",
-                                              "crash-cluster"))
+                                              "crash-cluster", "leader-snipe", "leader-storm", "leader-storm",
+                                              "leader-storm", "leader-storm"))
     lin_time_limit_s = 5.0  # seconds; a harder history is reported as "unknown"
+
+    def __init__(self) -> None:
+        # per key, the last values the workload expects (an instance serves one run)
+        self._recent: dict[int, list[str]] = {}
 
     def generate_op(self, rng: random.Random, workload: Workload, n: int):
         mix = workload.mix or self.default_workload.mix
@@ -1005,10 +1006,9 @@ class Raft(Protocol):
         # Every written value is a unique token, so a read's value shows which writes it saw
         # (the checker's derived orders). A cas compares against the value the key would have
         # if the ops applied in the order generated (a third of the time an older such value),
-        # so it often succeeds; those guesses are kept per run, keyed by the run's workload
-        # stream. The draws from `rng` are the same as when values came from a set of three,
-        # which keeps each seed's schedule of operations.
-        recent = _GUESSES.setdefault(rng, {}).setdefault(key, [""])
+        # so it often succeeds. The draws from `rng` are the same as when values came from a
+        # set of three, which keeps each seed's schedule of operations.
+        recent = self._recent.setdefault(key, [""])
         if f == "put":
             rng.randrange(3)
             op = "put", [key, f"p{n},"]
