@@ -977,13 +977,12 @@ class Raft(Protocol):
     default_workload = Workload(clients=10, think_us=10_000, timeout_us=500_000, keys=3,
                                 mix=(("get", 40), ("put", 10), ("append", 40), ("cas", 10)))
     # Every general family plus the brief ones that hit elections and persistence (leader
-    # churn, flicker, leader flap, whole-cluster crash, leader snipes and storms), crashes and
-    # storms weighted double: the forgotten-vote bug needs a crash inside an election, Figure 8
-    # and stale replies need a quick succession of leaders.
-    default_nemesis = NemesisConfig(families=(*GENERAL_FAMILIES, "leader-churn", "leader-churn",
-                                              "flicker", "leader-flap", "crash-cluster",
-                                              "crash-cluster", "leader-snipe", "leader-storm", "leader-storm",
-                                              "leader-storm", "leader-storm"))
+    # churn, flicker, leader flap, whole-cluster crash, leader snipes and storms). Crashes are
+    # weighted double and storms four times: the forgotten-vote bug needs a crash inside an
+    # election, Figure 8 and stale replies a quick succession of leaders.
+    default_nemesis = NemesisConfig(families=(
+        *GENERAL_FAMILIES, "leader-churn", "leader-churn", "flicker", "leader-flap",
+        "crash-cluster", "crash-cluster", "leader-snipe", *("leader-storm",) * 4))
     lin_time_limit_s = 5.0  # seconds; a harder history is reported as "unknown"
 
     def __init__(self) -> None:
