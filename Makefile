@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed
 
 run: venv
-	$(BIN)/faultlab run raft --runs 100 --jobs 2
+	$(BIN)/faultlab run raft --runs 250 --jobs 2
 
 test: venv
 	$(BIN)/python -m pytest

@@ -86,7 +86,8 @@ class RaftNode(Node):
         self.name = ctx.name
         self.peers = ctx.peers
         self.quorum = len(ctx.nodes) // 2 + 1
-        # Observations for the invariant monitor (None until a monitor adopts this node).
+        # Observations for the invariant monitor, shared by every node it has adopted:
+        # (kind, node name, ...) tuples. None until a monitor adopts this node.
         self.journal: list | None = None
 
     # ---- boot ---------------------------------------------------------------------------
@@ -251,7 +252,7 @@ class RaftNode(Node):
         self.role = LEADER
         self.leader_id = self.name
         self.ctx.count("leader-elected")
-        self._note(("leader", self.term))
+        self._note(("leader", self.name, self.term))
         nxt = self.last_index() + 1
         self.next_index = dict.fromkeys(self.peers, nxt)
         self.match = dict.fromkeys(self.peers, 0)
@@ -357,7 +358,8 @@ class RaftNode(Node):
             if self.log[n - self.base][0] != self.term:
                 self.ctx.count("old-term-commits")
             if self.journal is not None:
-                self.journal.append(("counted", n, self.log[n - self.base][0], self.term))
+                self.journal.append(("counted", self.name, n, self.log[n - self.base][0],
+                                     self.term))
             self._set_commit(n)
 
     def _set_commit(self, n: int) -> None:
@@ -366,7 +368,7 @@ class RaftNode(Node):
         if self.journal is not None:
             base, log, term = self.base, self.log, self.term
             for i in range(max(old, base) + 1, min(n, self.last_index()) + 1):
-                self.journal.append(("commit", i, log[i - base][0], term))
+                self.journal.append(("commit", self.name, i, log[i - base][0], term))
         self._apply()
         if self.reads and self.role == LEADER:
             self._confirm_reads()
@@ -431,7 +433,8 @@ class RaftNode(Node):
                 log.append(e)
                 disk.put(f"e{idx}", e)
                 if note:
-                    self.journal.append(("entry", idx, e[0], log[idx - 1 - base][0], e[1]))
+                    self.journal.append(("entry", self.name, idx, e[0], log[idx - 1 - base][0],
+                                         e[1]))
             disk.put("last", base + len(log) - 1)
         disk.sync()
         match = prev_i + len(entries)
@@ -486,7 +489,7 @@ class RaftNode(Node):
             cmd = log[i - base][1]
             if cmd is None:
                 if note:
-                    self.journal.append(("apply", i, None, None))
+                    self.journal.append(("apply", self.name, i, None, None))
                 continue
             client, seq, f, key, arg = cmd
             s = sessions.get(client)
@@ -507,7 +510,7 @@ class RaftNode(Node):
                         kv[key] = arg[1]
                 sessions[client] = (seq, result)
             if note:
-                self.journal.append(("apply", i, cmd, kv.get(key, "")))
+                self.journal.append(("apply", self.name, i, cmd, kv.get(key, "")))
             if pending:
                 req = pending.pop(i, None)
                 if req is not None:
@@ -589,7 +592,7 @@ class RaftNode(Node):
         disk.put(f"e{idx}", e)
         disk.put("last", idx)
         disk.sync()
-        self._note(("entry", idx, self.term, prev_t, cmd))
+        self._note(("entry", self.name, idx, self.term, prev_t, cmd))
         if self.peers:
             self._replicate()
         else:
@@ -717,8 +720,8 @@ class RaftNode(Node):
 class RaftMonitor:
     """Raft's safety properties (Figure 3 of the paper), checked incrementally.
 
-    Nodes append observations to their `journal` (new log entries, becoming leader, commit
-    advances, applied commands); after every step the monitor drains the journals and checks
+    Nodes append observations to a journal they share (new log entries, becoming leader,
+    commit advances, applied commands); after every step the monitor drains it and checks
     only what changed:
 
     - election-safety: at most one leader per term;
@@ -739,22 +742,23 @@ class RaftMonitor:
         self.entries: dict[tuple, tuple] = {}      # (index, term) -> (prev term, command)
         self.committed: dict[int, list] = {}       # index -> [entry term, earliest term known]
         self.applied: dict[int, tuple] = {}        # index -> (node, command, value after)
+        self.journal: list = []  # what adopted nodes observed since the last step
+        self._boots = -1         # sim.boots when nodes were last adopted
 
     def __call__(self, sim: Simulator) -> str | None:
-        for name, node in sim.nodes.items():
-            if node is None:
-                continue
-            journal = node.journal
-            if journal:
-                node.journal = []
-                problem = self._drain(sim, name, node, journal)
-                if problem:
-                    return problem
-            elif journal is None:
-                node.journal = []
-                problem = self._adopt(name, node)
-                if problem:
-                    return problem
+        if sim.boots != self._boots:  # a node (re)booted: register the log it recovered
+            self._boots = sim.boots
+            for name, node in sim.nodes.items():
+                if node is not None and node.journal is None:
+                    node.journal = self.journal
+                    problem = self._adopt(name, node)
+                    if problem:
+                        return problem
+        journal = self.journal
+        if journal:
+            events = journal[:]
+            journal.clear()  # in place: every adopted node holds this list
+            return self._drain(sim, events)
         return None
 
     def _fail(self, prop: str, problem: str) -> str:
@@ -781,19 +785,19 @@ class RaftMonitor:
                               f"{seen[0]}")
         return None
 
-    def _drain(self, sim: Simulator, name: str, node: RaftNode, journal: list) -> str | None:
-        for ev in journal:
-            kind = ev[0]
+    def _drain(self, sim: Simulator, events: list) -> str | None:
+        for ev in events:
+            kind, name = ev[0], ev[1]
             if kind == "entry":
-                problem = self._entry(name, ev[1], ev[2], ev[3], ev[4])
+                problem = self._entry(name, ev[2], ev[3], ev[4], ev[5])
             elif kind == "commit":
-                problem = self._commit(sim, name, ev[1], ev[2], ev[3])
+                problem = self._commit(sim, name, ev[2], ev[3], ev[4])
             elif kind == "apply":
-                problem = self._apply(name, ev[1], ev[2], ev[3])
+                problem = self._apply(name, ev[2], ev[3], ev[4])
             elif kind == "counted":
-                problem = self._counted(sim, name, ev[1], ev[2], ev[3])
+                problem = self._counted(sim, name, ev[2], ev[3], ev[4])
             else:  # leader
-                problem = self._leader(name, node, ev[1])
+                problem = self._leader(name, sim.nodes[name], ev[2])
             if problem:
                 return problem
         return None

@@ -69,6 +69,7 @@ class Simulator:
                                     self.disks[n]) for n in self.names}
         self.nodes: dict[str, Node | None] = {n: None for n in self.names}
         self.up: set[str] = set()
+        self.boots = 0  # node starts and restarts so far (invariants adopt new nodes)
         self.paused: set[str] = set()
         self.held: dict[str, list] = {n: [] for n in self.names}
         self.timers: dict[str, dict[str, int]] = {n: {} for n in self.names}
@@ -234,6 +235,7 @@ class Simulator:
         node = self.node_class(self.contexts[name], self.config, self.bugs)
         self.nodes[name] = node
         self.up.add(name)
+        self.boots += 1
         if recovering:
             node.recover()
         else:
