@@ -264,12 +264,15 @@ def protocols_cmd():
 @cli.command("faults")
 def faults_cmd():
     """List the fault families the nemesis draws from (for `run --faults`)."""
-    from faultlab.nemesis.faults import KINDS
+    from faultlab.nemesis.faults import KINDS, TIMING_PARAMS
     from faultlab.nemesis.generator import FAMILIES
 
     console.print("fault families: " + ", ".join(FAMILIES))
     for kind, what in KINDS.items():
         console.print(f"  [bold]{kind}[/]: {what}")
+    console.print("timing params (any kind):")
+    for param, what in TIMING_PARAMS.items():
+        console.print(f"  [bold]{param}[/]: {what}")
     return 0
 
 

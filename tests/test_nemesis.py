@@ -135,6 +135,14 @@ def test_on_election_strikes_each_next_leader_soon_after_it_is_elected():
     assert all(len(rec.nodes) == 1 for rec in (first, second, third))
 
 
+def test_on_election_delays_a_fault_on_named_nodes_too():
+    isolate, kill = _isolations(Schedule([
+        Fault(300_000, "partition", 100_000, ("role:leader",), {"mode": "isolate"}),
+        Fault(300_000, "kill", 50_000, ("n2",), {"on_election": 0}),
+    ]))
+    assert kill.nodes == ("n2",) and 340_000 < kill.time < 400_000
+
+
 def test_on_election_waits_for_an_election_that_never_comes():
     quiet = Schedule([Fault(300_000, "partition", 100_000, ("role:leader",),
                             {"mode": "isolate", "on_election": 0})])

@@ -25,6 +25,12 @@ KINDS = {
     "delay": "add params.delay_us to every message",
     "reorder": "add up to params.spread_us of random latency, reordering messages",
 }
+# params any fault may carry that change when it starts, not what it does
+TIMING_PARAMS = {
+    "on_election": "wait for the next leader to be elected and start this many us after it "
+                   "(role:leader then means that leader)",
+    "elections": "with on_election: wait for the n-th next leader instead (default 1)",
+}
 PARTITION_MODES = ("halves", "isolate", "ring", "bridge", "one-way")
 ROLE_PREFIX = "role:"
 

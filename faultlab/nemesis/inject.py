@@ -68,7 +68,7 @@ class Nemesis:
         if "on_election" in fault.params:
             self._await_election((i, tuple(self.role_holders("leader")), 0))
         else:
-            self._begin((i, self._resolve(fault.targets)))
+            self._begin((i, None))
 
     def _await_election(self, arg: tuple[int, tuple[str, ...], int]) -> None:
         """Poll for leader changes; strike the `elections`-th new leader (default: the next)."""
@@ -81,17 +81,22 @@ class Nemesis:
         if leaders and leaders != before:
             seen += 1
             if seen >= params.get("elections", 1):
+                # "role:leader" means the leader just elected; other targets resolve on start
+                aimed = leaders if ROLE_PREFIX + "leader" in self.schedule.faults[i].targets \
+                    else None
                 sim.at(sim.time + params["on_election"], f"nemesis start {i}", self._begin,
-                       (i, leaders))
+                       (i, aimed))
                 return
         sim.at(sim.time + ELECTION_POLL_US, f"nemesis await {i}", self._await_election,
                (i, leaders or before, seen))
 
-    def _begin(self, arg: tuple[int, tuple[str, ...]]) -> None:
+    def _begin(self, arg: tuple[int, tuple[str, ...] | None]) -> None:
         i, nodes = arg
         if self.healed:  # an election-triggered fault that never struck before the heal
             return
         fault = self.schedule.faults[i]
+        if nodes is None:
+            nodes = self._resolve(fault.targets)
         sim = self.sim
         key = fault.kind if fault.kind != "partition" else f"partition-{fault.params['mode']}"
         if "on_election" in fault.params:
