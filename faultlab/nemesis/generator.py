@@ -45,6 +45,7 @@ FAMILIES = (
 GENERAL_FAMILIES = FAMILIES[:-6]
 _ROLE_FAMILIES = ("isolate-role", "kill-role", "leader-churn", "leader-flap", "leader-snipe",
                   "leader-storm")
+LEADER = ROLE_PREFIX + "leader"  # what snipes and storms aim at (elections are of leaders)
 SWARM_MAX = 4  # families per seed under swarm (measured: fewer finds election bugs sooner)
 # family -> (min, max) duration in microseconds, instead of the config's
 BRIEF_DURATIONS = {"leader-churn": (10_000, 200_000), "flicker": (1_000, 40_000),
@@ -109,18 +110,17 @@ def generate_schedule(config: NemesisConfig, names: tuple[str, ...], roles: tupl
         lo, hi = BRIEF_DURATIONS.get(fam, (config.min_duration_us, config.max_duration_us))
         duration = min(rng.randint(lo, hi), heal_at - t)
         if fam == "leader-storm":
-            faults.extend(_storm(t, lo, hi, heal_at, roles, rng))
+            faults.extend(_storm(t, lo, hi, heal_at, rng))
         else:
             faults.append(_fault(fam, t, duration, names, roles, rng))
         t += 1 + int(rng.expovariate(intensity / config.interval_us))
     return Schedule(faults)
 
 
-def _storm(t: int, lo: int, hi: int, heal_at: int, roles: tuple[str, ...],
-           rng: random.Random) -> list[Fault]:
+def _storm(t: int, lo: int, hi: int, heal_at: int, rng: random.Random) -> list[Fault]:
     """The current leader and the next 3-8 leaders, each isolated soon after its election,
     sometimes under message reordering."""
-    role = (ROLE_PREFIX + roles[0],)
+    role = (LEADER,)
     faults = [Fault(t, "partition", min(rng.randint(lo, hi), heal_at - t), role,
                     {"mode": "isolate"})]
     for k in range(1, rng.randint(4, 9)):
@@ -159,9 +159,9 @@ def _fault(family: str, t: int, duration: int, names: tuple[str, ...],
     if family == "leader-snipe":
         on_election = rng.randint(0, 5_000)
         if rng.random() < 0.5:
-            return Fault(t, "kill", duration, role, {"on_election": on_election})
-        return Fault(t, "partition", duration, role, {"mode": "isolate",
-                                                      "on_election": on_election})
+            return Fault(t, "kill", duration, (LEADER,), {"on_election": on_election})
+        return Fault(t, "partition", duration, (LEADER,), {"mode": "isolate",
+                                                           "on_election": on_election})
     if family == "pause":
         return Fault(t, "pause", duration, some)
     if family == "clock-bump":
