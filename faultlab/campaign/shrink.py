@@ -57,7 +57,7 @@ def shrink(spec: RunSpec, checks: tuple[str, ...] | None = None, *, max_attempts
 
     _drop_faults(best.spec, attempt, lambda: best.spec)
     _fewer_clients(attempt, lambda: best.spec)
-    _earlier_heal(attempt, lambda: best.spec)
+    _earlier_heal(attempt, lambda: best)
     _shorter_faults(attempt, lambda: best.spec)
     return ShrinkResult(original, best, attempts)
 
@@ -86,10 +86,14 @@ def _fewer_clients(attempt, current) -> None:
 
 
 def _earlier_heal(attempt, current) -> None:
-    """Heal soon after the last fault ends: a shorter run and history."""
-    spec = current()
-    last_end = max((f.end for f in spec.schedule.faults), default=0)
-    heal = max(MIN_HEAL_US, last_end + 1)
+    """Heal soon after the last fault ended in the failing run (faults that wait for an
+    election end later than their nominal end): a shorter run and history."""
+    result = current()
+    spec = result.spec
+    last = max((rec.time for rec in result.fault_log if rec.phase != "heal"), default=0)
+    if result.sim_time_us < spec.heal_at_us:  # an invariant stopped the run before the heal
+        last = max(last, result.sim_time_us)
+    heal = max(MIN_HEAL_US, last + 1)
     if heal < spec.heal_at_us:
         attempt(attrs.evolve(spec, heal_at_us=heal))
 
