@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,18 @@ def test_run_of_correct_protocol_exits_zero(tmp_path, capsys):
                        "--out", str(tmp_path / "h"), capsys=capsys)
     assert code == 0 and "0 of 8 runs failed" in out
     assert not (tmp_path / "h").exists()
+
+
+def test_raft_summary_shows_what_the_nemesis_did(tmp_path, capsys):
+    """A quiet campaign must not pass for a clean one: the summary counts faults per kind
+    (election-aimed ones apart) and leader elections."""
+    code, out, _ = cli("run", "raft", "--runs", "6", "--jobs", "2", "--out", str(tmp_path),
+                       capsys=capsys)
+    assert code == 0 and "0 of 6 runs failed" in out
+    fired = dict(re.findall(r"fault fired: ([a-z-]+(?: \(on election\))?)\W+(\d+)", out))
+    assert len(fired) >= 5 and all(int(n) > 0 for n in fired.values()), out
+    assert "partition-isolate (on election)" in fired, out
+    assert int(re.search(r"protocol: leader-elected\W+(\d+)", out).group(1)) > 6
 
 
 def test_replay_reports_divergence_with_both_fingerprints(tmp_path, capsys):
