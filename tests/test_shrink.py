@@ -23,17 +23,18 @@ def test_shrink_removes_faults_and_clients_but_keeps_the_failure(tmp_path):
 
 
 def test_shrinking_a_raft_invariant_failure_heals_right_after_it():
-    """figure8, seed 42 of the default campaign: a leader storm. Faults that wait for an
+    """figure8, seed 1 of the default campaign: a leader storm. Faults that wait for an
     election end after their nominal end, and an invariant stops the run early, so the heal
     is moved to just after the violation rather than after the nominal fault ends."""
-    spec = RunSpec("raft", seed=42, bugs=("figure8",))
+    spec = RunSpec("raft", seed=1, bugs=("figure8",))
     result = shrink(spec)
     assert [v.name for v in result.result.failed] == ["leader-completeness"]
     faults = result.spec.schedule.faults
     assert len(faults) < len(result.original.spec.schedule)
     assert all(f.targets == ("role:leader",) and f.params["mode"] == "isolate" for f in faults)
-    # (shortening faults afterwards may move the violation a little)
-    assert result.spec.heal_at_us <= result.original.sim_time_us + 1 < spec.heal_at_us
+    # the heal comes just after the violation (later shrinking steps may move it a little)
+    stop = result.result.sim_time_us
+    assert stop - 50_000 < result.spec.heal_at_us <= stop + 1 < spec.heal_at_us
 
 
 def test_a_passing_spec_cannot_be_shrunk():
