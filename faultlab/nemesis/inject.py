@@ -47,6 +47,9 @@ class Nemesis:
         self._frozen = {n: 0 for n in sim.names}
         self._net_values: dict[str, dict[int, float]] = {
             "loss": {}, "duplicate": {}, "delay": {}, "reorder": {}}
+        # start time -> [leaders last seen, elections seen, faults still waiting]
+        self._waiting: dict[int, list] = {}
+        self.polls = 0  # election polls run (kernel events that are not the system's work)
 
     def install(self, heal_at: int) -> None:
         for i, fault in enumerate(self.schedule.faults):
@@ -65,30 +68,42 @@ class Nemesis:
 
     def _start(self, i: int) -> None:
         fault = self.schedule.faults[i]
-        if "on_election" in fault.params:
-            self._await_election((i, tuple(self.role_holders("leader")), 0))
-        else:
+        if "on_election" not in fault.params:
             self._begin((i, None))
+            return
+        # Faults that start waiting at the same moment (a storm) share one poll loop: they
+        # see the same elections, each striking at its own count.
+        group = self._waiting.get(self.sim.time)
+        if group is None:
+            group = self._waiting[self.sim.time] = [tuple(self.role_holders("leader")), 0, []]
+            self._await_election(self.sim.time)
+        group[2].append(i)
 
-    def _await_election(self, arg: tuple[int, tuple[str, ...], int]) -> None:
-        """Poll for leader changes; strike the `elections`-th new leader (default: the next)."""
-        i, before, seen = arg
+    def _await_election(self, key: int) -> None:
+        """Poll for leader changes; each waiting fault strikes the `elections`-th new leader
+        (default: the next)."""
         sim = self.sim
+        group = self._waiting[key]
         if self.healed:
             return
-        params = self.schedule.faults[i].params
+        self.polls += 1
+        before, seen, waiting = group
         leaders = tuple(self.role_holders("leader"))
         if leaders and leaders != before:
-            seen += 1
-            if seen >= params.get("elections", 1):
-                # "role:leader" means the leader just elected; other targets resolve on start
-                aimed = leaders if ROLE_PREFIX + "leader" in self.schedule.faults[i].targets \
-                    else None
-                sim.at(sim.time + params["on_election"], f"nemesis start {i}", self._begin,
-                       (i, aimed))
-                return
-        sim.at(sim.time + ELECTION_POLL_US, f"nemesis await {i}", self._await_election,
-               (i, leaders or before, seen))
+            group[1] = seen = seen + 1
+            for i in list(waiting):
+                fault = self.schedule.faults[i]
+                if seen >= fault.params.get("elections", 1):
+                    waiting.remove(i)
+                    # "role:leader" means the leader just elected; others resolve on start
+                    aimed = leaders if ROLE_PREFIX + "leader" in fault.targets else None
+                    sim.at(sim.time + fault.params["on_election"], f"nemesis start {i}",
+                           self._begin, (i, aimed))
+        group[0] = leaders or before
+        if waiting or sim.time == key:  # (more faults may still join at this moment)
+            sim.at(sim.time + ELECTION_POLL_US, "nemesis await", self._await_election, key)
+        else:
+            del self._waiting[key]
 
     def _begin(self, arg: tuple[int, tuple[str, ...] | None]) -> None:
         i, nodes = arg
