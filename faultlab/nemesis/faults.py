@@ -33,6 +33,7 @@ TIMING_PARAMS = {
 }
 PARTITION_MODES = ("halves", "isolate", "ring", "bridge", "one-way")
 ROLE_PREFIX = "role:"
+LEADER = ROLE_PREFIX + "leader"  # whom election-aimed faults (on_election) strike
 
 
 @attrs.frozen

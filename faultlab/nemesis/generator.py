@@ -29,7 +29,7 @@ import random
 import attrs
 
 from faultlab.histories.errors import FaultlabError
-from faultlab.nemesis.faults import ROLE_PREFIX, Fault
+from faultlab.nemesis.faults import LEADER, ROLE_PREFIX, Fault
 from faultlab.nemesis.schedule import Schedule
 from faultlab.sim.rng import stream
 
@@ -45,7 +45,6 @@ FAMILIES = (
 GENERAL_FAMILIES = FAMILIES[:-6]
 _ROLE_FAMILIES = ("isolate-role", "kill-role", "leader-churn", "leader-flap", "leader-snipe",
                   "leader-storm")
-LEADER = ROLE_PREFIX + "leader"  # what snipes and storms aim at (elections are of leaders)
 SWARM_MAX = 4  # families per seed under swarm (measured: fewer finds election bugs sooner)
 # family -> (min, max) duration in microseconds, instead of the config's
 BRIEF_DURATIONS = {"leader-churn": (10_000, 200_000), "flicker": (1_000, 40_000),

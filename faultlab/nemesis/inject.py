@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from faultlab.nemesis.faults import ROLE_PREFIX, Fault, partition_links
+from faultlab.nemesis.faults import LEADER, ROLE_PREFIX, Fault, partition_links
 from faultlab.nemesis.schedule import Schedule
 from faultlab.sim.kernel import Simulator
 
@@ -96,7 +96,7 @@ class Nemesis:
                 if seen >= fault.params.get("elections", 1):
                     waiting.remove(i)
                     # "role:leader" means the leader just elected; others resolve on start
-                    aimed = leaders if ROLE_PREFIX + "leader" in fault.targets else None
+                    aimed = leaders if LEADER in fault.targets else None
                     sim.at(sim.time + fault.params["on_election"], f"nemesis start {i}",
                            self._begin, (i, aimed))
         group[0] = leaders or before
