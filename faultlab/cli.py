@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
+import attrs
 import click
 from rich.console import Console
 from rich.table import Table
@@ -53,13 +54,16 @@ def run_cmd(protocol, runs, first_seed, bugs, jobs, out, faults, no_swarm, heal_
     from faultlab.campaign.campaign import run_campaign, save_bundle
     from faultlab.campaign.runner import prepare
     from faultlab.campaign.spec import RunSpec
-    from faultlab.nemesis.generator import NemesisConfig
+    from faultlab.protocols import get_protocol
 
     families = tuple(f.strip() for f in faults.split(",") if f.strip())
+    nemesis = None  # the protocol's default
+    if families or no_swarm:  # the default's families unless named, swarm unless turned off
+        default = get_protocol(protocol).default_nemesis
+        nemesis = attrs.evolve(default, families=families or default.families,
+                               swarm=not no_swarm)
     spec = RunSpec(protocol=protocol, bugs=tuple(bugs), heal_at_us=int(heal_at * 1e6),
-                   config=_parse_config(config_items),
-                   nemesis=NemesisConfig(families=families, swarm=not no_swarm)
-                   if families or no_swarm else None)
+                   config=_parse_config(config_items), nemesis=nemesis)
     prepare(spec)  # reject unknown protocols, bugs and configs before starting workers
     jobs = jobs or os.cpu_count() or 1
     executor = _dask_executor(scheduler) if scheduler else None

@@ -58,6 +58,12 @@ def test_raft_summary_shows_what_the_nemesis_did(tmp_path, capsys):
     assert int(re.search(r"protocol: leader-elected\W+(\d+)", out).group(1)) > 6
 
 
+def test_no_swarm_keeps_the_protocols_default_families(tmp_path, capsys):
+    code, out, _ = cli("run", "raft", "--runs", "2", "--jobs", "1", "--no-swarm", "--out",
+                       str(tmp_path), capsys=capsys)
+    assert code == 0 and "(on election)" in out  # raft's storms, not the general families
+
+
 def test_replay_reports_divergence_with_both_fingerprints(tmp_path, capsys):
     cli("run", "primary-backup", "--runs", "3", "--bug", "ack-before-replicate", "--jobs", "1",
         "--out", str(tmp_path), capsys=capsys)

@@ -756,9 +756,9 @@ class RaftMonitor:
                         return problem
         journal = self.journal
         if journal:
-            events = journal[:]
+            problem = self._drain(sim, journal)
             journal.clear()  # in place: every adopted node holds this list
-            return self._drain(sim, events)
+            return problem
         return None
 
     def _fail(self, prop: str, problem: str) -> str:
