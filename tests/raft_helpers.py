@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import random
 
-from faultlab.protocols.raft import LEADER, RaftMonitor, RaftNode
+from faultlab.protocols.raft.monitor import RaftMonitor
+from faultlab.protocols.raft.node import LEADER, RaftNode
+from faultlab.protocols.raft.protocol import Raft
 from faultlab.sim.kernel import Simulator
 from faultlab.sim.node import Request
 
@@ -38,7 +40,8 @@ class Collector:
 class Cluster:
     def __init__(self, n: int, seed: int = 1, bugs=(), **config) -> None:
         names = tuple(f"n{i}" for i in range(1, n + 1))
-        self.sim = Simulator(RaftNode, names, seed=seed, config={"nodes": n, **config},
+        self.sim = Simulator(RaftNode, names, seed=seed,
+                             config=Raft().resolve_config({"nodes": n, **config}),
                              bugs=frozenset(bugs))
         self.monitor = RaftMonitor()
         self.sim.invariants.append(self.monitor)

@@ -1,7 +1,7 @@
 """Each fault kind has an observable effect in the kernel, shown on a tiny recording node."""
 from __future__ import annotations
 
-from faultlab.nemesis.faults import partition_links
+from faultlab.nemesis.kinds import partition_links
 from faultlab.sim.kernel import Simulator
 from faultlab.sim.network import NetworkConfig
 from faultlab.sim.node import Node
@@ -173,7 +173,7 @@ def test_fast_clock_fires_timers_early_in_true_time():
 
 def test_duplication_delivers_twice():
     sim = make()
-    sim.net.duplicate = 1.0
+    sim.net.set_faults(duplicate=1.0)
     send_at(sim, 0, "a", "b", ("x",))
     sim.run(until=10_000)
     assert received(sim, "b") == [("x",), ("x",)]
@@ -181,7 +181,7 @@ def test_duplication_delivers_twice():
 
 def test_loss_drops_messages():
     sim = make()
-    sim.net.loss = 1.0
+    sim.net.set_faults(loss=1.0)
     for i in range(20):
         send_at(sim, i, "a", "b", (i,))
     sim.run(until=10_000)
@@ -190,7 +190,7 @@ def test_loss_drops_messages():
 
 def test_reorder_spread_reorders_messages():
     sim = make()
-    sim.net.set_delay(0, 50_000)
+    sim.net.set_faults(extra_spread_us=50_000)
     for i in range(30):
         send_at(sim, i * 10, "a", "b", (i,))
     sim.run(until=10_000_000)
@@ -200,7 +200,7 @@ def test_reorder_spread_reorders_messages():
 
 def test_delay_adds_latency():
     sim = make()
-    sim.net.set_delay(40_000, 0)
+    sim.net.set_faults(delay_us=40_000)
     send_at(sim, 0, "a", "b", ("x",))
     sim.run(until=100_000)
     assert sim.nodes["b"].seen[0][0] == 41_000
@@ -230,7 +230,7 @@ def test_heal_restarts_resumes_and_reopens_everything():
     sim.crash("a")
     sim.pause("b")
     sim.net.block({("c", "b")})
-    sim.net.loss = 0.5
+    sim.net.set_faults(loss=0.5)
     sim.bump_clock("c", 99)
     sim.heal()
     assert sim.up == set(NAMES) and not sim.paused and not sim.net.blocked

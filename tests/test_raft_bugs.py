@@ -8,13 +8,7 @@ from raft_helpers import MS, SEC, Cluster
 
 from faultlab.campaign.runner import run
 from faultlab.campaign.spec import RunSpec
-from faultlab.protocols import PROTOCOLS
-from faultlab.protocols.raft import BUGS, Raft
-
-
-@pytest.fixture
-def registered(monkeypatch):
-    monkeypatch.setitem(PROTOCOLS, "raft", Raft)
+from faultlab.protocols.raft.protocol import BUGS, Raft
 
 
 def _failed_checks(result) -> set[str]:
@@ -154,7 +148,7 @@ FIRST_FOUND = {
 
 
 @pytest.mark.parametrize("bug", sorted(FIRST_FOUND))
-def test_bug_found_by_default_campaign(registered, bug):
+def test_bug_found_by_default_campaign(bug):
     """The plain `faultlab run raft --bug BUG` finds it with the right check, and the correct
     version passes the very same seed (same schedule, same clients)."""
     assert set(FIRST_FOUND) | {"fixed-election-timeout"} == set(BUGS)  # each bug has a row
@@ -163,7 +157,7 @@ def test_bug_found_by_default_campaign(registered, bug):
     assert not _campaign(None, [seed])[seed]
 
 
-def test_fixed_election_timeout_found_only_by_liveness(registered):
+def test_fixed_election_timeout_found_only_by_liveness():
     found = _campaign("fixed-election-timeout", range(3))
     failing = [s for s, checks in found.items() if checks]
     assert failing, found

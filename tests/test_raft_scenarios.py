@@ -12,14 +12,8 @@ from raft_helpers import MS, SEC, Cluster
 from faultlab.campaign.runner import run
 from faultlab.campaign.spec import RunSpec
 from faultlab.nemesis.generator import NemesisConfig
-from faultlab.protocols import PROTOCOLS
-from faultlab.protocols.raft import Raft
+from faultlab.protocols.raft.protocol import Raft
 from faultlab.sim.workload import Workload
-
-
-@pytest.fixture
-def registered(monkeypatch):
-    monkeypatch.setitem(PROTOCOLS, "raft", Raft)
 
 
 # ---- 2A: elections ----------------------------------------------------------------------------
@@ -209,8 +203,7 @@ def _figure8(c: Cluster, rounds: int, unreliable: bool) -> None:
     rng = c.rng
     c.one("start,", 1)
     if unreliable:
-        c.sim.net.loss = 0.1
-        c.sim.net.set_delay(0, 20 * MS)
+        c.sim.net.set_faults(loss=0.1, extra_spread_us=20 * MS)
     up = len(c.names)
     for i in range(rounds):
         leaders = c.leaders()
@@ -244,9 +237,7 @@ def test_figure8_unreliable():
 
 def test_unreliable_agree():
     c = Cluster(5, seed=13)
-    c.sim.net.loss = 0.1
-    c.sim.net.duplicate = 0.2
-    c.sim.net.set_delay(0, 10 * MS)
+    c.sim.net.set_faults(loss=0.1, duplicate=0.2, extra_spread_us=10 * MS)
     leader = c.check_one_leader()
     reqs = [c.submit(leader, "append", [i % 3, f"u{i},"]) for i in range(50)]
     c.run(2 * SEC)
@@ -262,7 +253,7 @@ def test_unreliable_agree():
 def test_churn_with_crashes_and_partitions():
     c = Cluster(5, seed=14)
     rng = c.rng
-    c.sim.net.loss = 0.05
+    c.sim.net.set_faults(loss=0.05)
     for i in range(60):
         leaders = c.leaders()
         target = leaders[-1][1] if leaders else rng.choice(c.names)
@@ -324,7 +315,7 @@ def test_kv_reads_are_linearizable_through_read_index():
     assert stale.id not in c.client.replies
 
 
-def test_kv_seven_servers_fifteen_clients(registered):
+def test_kv_seven_servers_fifteen_clients():
     """7 servers, 15 clients, partitions, crashes and an unreliable network, checked for
     linearizability and lost writes (as 6.824's KV tests with partitions and crashes)."""
     nemesis = NemesisConfig(families=("partition-halves", "partition-isolate", "isolate-role",
@@ -342,13 +333,13 @@ def test_kv_seven_servers_fifteen_clients(registered):
         assert oks > 500
 
 
-def test_campaign_correct_version_passes(registered):
+def test_campaign_correct_version_passes():
     for seed in range(6):
         result = run(RunSpec("raft", seed=seed))
         assert result.ok, (seed, [v.explanation for v in result.failed])
 
 
-def test_deterministic_fingerprint(registered):
+def test_deterministic_fingerprint():
     a = run(RunSpec("raft", seed=5))
     b = run(RunSpec("raft", seed=5))
     assert a.fingerprint == b.fingerprint and a.history == b.history

@@ -95,7 +95,8 @@ def run_campaign(spec: RunSpec, seeds: Iterable[int], *, jobs: int = 1,
                  executor: cf.Executor | None = None,
                  on_result: Callable[[SeedResult], None] | None = None) -> CampaignResult:
     """Run `spec` once per seed. Uses `executor` if given, else a process pool of `jobs`
-    workers (or this process when jobs == 1)."""
+    workers (never more than seeds; this process when jobs == 1). Interrupted (Ctrl-C,
+    SIGTERM), it stops its own workers at once and re-raises."""
     import time
 
     started = time.perf_counter()
@@ -107,7 +108,8 @@ def run_campaign(spec: RunSpec, seeds: Iterable[int], *, jobs: int = 1,
         if on_result is not None:
             on_result(r)
 
-    if executor is None and jobs <= 1:
+    jobs = max(1, min(jobs, len(docs)))
+    if executor is None and jobs == 1:
         for doc in docs:
             collect(run_seed(doc))
     else:
@@ -117,8 +119,19 @@ def run_campaign(spec: RunSpec, seeds: Iterable[int], *, jobs: int = 1,
             futures = [pool.submit(run_seed, doc) for doc in docs]
             for fut in cf.as_completed(futures):
                 collect(fut.result())
+        except BaseException:
+            if own:
+                _stop_workers(pool)
+            raise
         finally:
             if own:
                 pool.shutdown(cancel_futures=True)
     results.sort(key=lambda r: r.seed)
     return CampaignResult(spec, tuple(results), time.perf_counter() - started)
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """End a pool's workers now rather than after their current run (an interrupt only
+    reaches the parent when it comes from `kill`, not from the terminal)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()

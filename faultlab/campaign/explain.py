@@ -1,71 +1,111 @@
-"""Readable accounts of a run: what failed, which ops were involved, and the faults around."""
+"""Readable accounts of a run: what failed, the ops each verdict names, and a timeline of
+the faults and protocol events around the moment it went wrong. Works for any check: it reads
+only a verdict's explanation, ops and time."""
 from __future__ import annotations
 
 from faultlab.campaign.runner import RunResult
-from faultlab.nemesis.inject import FaultRecord
+from faultlab.checkers.verdict import Verdict
+from faultlab.histories import History, Op
 
-WINDOW_US = 500_000  # faults this close to an anomaly are shown beside it
+WINDOW_US = 500_000  # faults and events this close to an anomaly are shown beside it
+OPS_SHOWN = 10
+EVENTS_SHOWN = 12
 
 
 def _seconds(us: int) -> str:
     return f"{us / 1e6:8.3f}s"
 
 
-def anomaly_times(result: RunResult) -> list[int]:
-    """Times of the ops a failing check points at (e.g. the adds of lost elements)."""
+def anomaly_time(result: RunResult) -> int | None:
+    """When the first failing verdict says things went wrong (or its earliest op)."""
     times = []
-    for verdict in result.failed:
-        for items in verdict.anomalies.values():
-            if isinstance(items, list):
-                times.extend(i["add_time"] for i in items
-                             if isinstance(i, dict) and i.get("add_time") is not None)
-        if isinstance(verdict.anomalies.get("time"), int):
-            times.append(verdict.anomalies["time"])
-    return sorted(times)
+    for v in result.failed:
+        if v.time is not None:
+            times.append(v.time)
+        else:
+            times.extend(result.history[i].time for i in v.ops
+                         if i < len(result.history) and result.history[i].time is not None)
+    return min(times, default=None)
 
 
-def faults_near(log: tuple[FaultRecord, ...], times: list[int]) -> list[FaultRecord]:
-    """Fault records within WINDOW_US of the anomalies, plus faults already on by then."""
-    if not times:
+def faults_near(log, at: int | None) -> list:
+    """Fault records within WINDOW_US of `at`, plus faults already on by then."""
+    if at is None:
         return list(log)
-    lo, hi = times[0] - WINDOW_US, times[-1] + WINDOW_US
+    lo, hi = at - WINDOW_US, at + WINDOW_US
     ends = {r.index: r.time for r in log if r.phase == "end"}
     return [r for r in log
             if lo <= r.time <= hi
             or (r.phase == "start" and r.time < lo and ends.get(r.index, hi) > lo)]
 
 
+def describe_op(history: History, index: int) -> str:
+    """One line for an op and its completion: what, by whom, where, when, and how it ended."""
+    op = history[index]
+    if op.type != "invoke":
+        inv = _invocation(history, index)
+        if inv is not None:
+            op = inv
+    line = (f"op {op.index}: {op.f} {op.value!r} by process {op.process}"
+            f"{f' on {op.node}' if op.node else ''}, invoked at {_seconds(op.time).strip()}")
+    done = _completion(history, op)
+    if done is None:
+        return line + ", never completed"
+    by = f" by {done.node}" if done.node else ""
+    value = f" {done.value!r}" if done.type == "ok" and done.value != op.value else ""
+    error = f" ({done.error})" if done.error else ""
+    return line + f", {done.type}{value}{error}{by} at {_seconds(done.time).strip()}"
+
+
 def account(result: RunResult) -> list[str]:
-    """Lines describing why the run failed: each failing check, then a fault timeline."""
+    """Lines describing why the run failed: each failing check with the ops it names, then
+    a timeline of the faults and protocol events around the first anomaly."""
     lines = []
     for verdict in result.failed:
-        lines.append(f"check {verdict.name!r} failed: {verdict.explanation}")
-        lost = verdict.anomalies.get("lost")
-        if isinstance(lost, list):
-            ops = result.history
-            for item in lost[:10]:
-                done = _completion(ops, item["add_index"])
-                by = f", acknowledged by {done.node} at {_seconds(done.time).strip()}" if done \
-                    else ""
-                lines.append(f"  lost element {item['element']}: add op {item['add_index']} "
-                             f"invoked at {_seconds(item['add_time']).strip()}{by}")
-            if len(lost) > 10:
-                lines.append(f"  ... and {len(lost) - 10} more lost elements")
-    times = anomaly_times(result)[:1]  # the first anomaly is where things went wrong
-    records = faults_near(result.fault_log, times)
-    if records:
-        lines.append(f"faults within {WINDOW_US / 1e6:.1f}s of the first anomaly "
-                     f"(t={times[0] / 1e6:.3f}s):" if times else "fault timeline:")
-        for r in records:
-            nodes = f" on {', '.join(r.nodes)}" if r.nodes else ""
-            lines.append(f"  {_seconds(r.time)}  {r.phase:5}  #{r.index:<3} {r.text}{nodes}")
+        lines.extend(_verdict_lines(verdict, result.history))
+    at = anomaly_time(result)
+    records = [(r.time, f"{r.phase:5}  #{r.index:<3} {r.text}"
+                + (f" on {', '.join(r.nodes)}" if r.nodes else ""))
+               for r in faults_near(result.fault_log, at)]
+    events = [(t, f"event  {event} at {node}" + (f" {_data(data)}" if data else ""))
+              for t, node, event, data in result.announcements
+              if at is not None and abs(t - at) <= WINDOW_US][-EVENTS_SHOWN:]
+    if records or events:
+        lines.append(f"faults and events within {WINDOW_US / 1e6:.1f}s of the first anomaly "
+                     f"(t={at / 1e6:.3f}s):" if at is not None else "fault timeline:")
+        for t, text in sorted(records + events, key=lambda item: item[0]):
+            lines.append(f"  {_seconds(t)}  {text}")
     return lines
 
 
-def _completion(history, invoke_index: int):
-    """The op that completed the invocation at `invoke_index`, if any."""
-    process = history[invoke_index].process
-    for op in history.ops[invoke_index + 1:]:
+def _verdict_lines(verdict: Verdict, history: History) -> list[str]:
+    lines = [f"check {verdict.name!r} failed: {verdict.explanation}"]
+    for i in verdict.ops[:OPS_SHOWN]:
+        if 0 <= i < len(history):
+            lines.append("  " + describe_op(history, i))
+    if len(verdict.ops) > OPS_SHOWN:
+        lines.append(f"  ... and {len(verdict.ops) - OPS_SHOWN} more ops")
+    trace = verdict.anomalies.get("traceback") if isinstance(verdict.anomalies, dict) else None
+    if trace:
+        lines.extend("  " + ln for ln in trace.rstrip().splitlines()[-6:])
+    return lines
+
+
+def _data(data: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(data.items()))
+
+
+def _invocation(history: History, index: int) -> Op | None:
+    process = history[index].process
+    for op in reversed(history.ops[:index]):
         if op.process == process:
+            return op if op.type == "invoke" else None
+    return None
+
+
+def _completion(history: History, invoke: Op) -> Op | None:
+    """The op that completed `invoke`, if any."""
+    for op in history.ops[invoke.index + 1:]:
+        if op.process == invoke.process:
             return op
     return None

@@ -14,6 +14,7 @@ import attrs
 
 from faultlab.campaign.runner import RunResult, prepare, run
 from faultlab.campaign.spec import RunSpec
+from faultlab.errors import FaultlabError
 from faultlab.nemesis.schedule import Schedule
 
 MIN_HEAL_US = 100_000
@@ -24,6 +25,7 @@ class ShrinkResult:
     original: RunResult
     result: RunResult   # the smallest failing run found
     attempts: int
+    interrupted: bool = False  # stopped early (Ctrl-C, SIGTERM): `result` is the best so far
 
     @property
     def spec(self) -> RunSpec:
@@ -31,14 +33,21 @@ class ShrinkResult:
 
 
 def shrink(spec: RunSpec, checks: tuple[str, ...] | None = None, *, max_attempts: int = 400,
-           on_attempt: Callable[[int, bool], None] | None = None) -> ShrinkResult:
-    """Shrink `spec`, which must fail one of `checks` (default: whatever it fails now)."""
-    original = run(spec)
-    if not original.failed:
-        from faultlab.histories.errors import FaultlabError
+           on_attempt: Callable[[int, bool], None] | None = None,
+           original: RunResult | None = None) -> ShrinkResult:
+    """Shrink `spec`, which must fail one of `checks` (default: whatever it fails now);
+    `original` is its run if already made. An interrupt ends the search early and returns
+    the smallest failing run found so far."""
+    original = original or run(spec)
+    failing = sorted(v.name for v in original.failed)
+    if not failing:
         raise FaultlabError(f"seed {spec.seed} of {spec.protocol} does not fail; "
                             "nothing to shrink")
-    wanted = set(checks) if checks else {v.name for v in original.failed}
+    wanted = set(checks) if checks else set(failing)
+    if not wanted & set(failing):
+        raise FaultlabError(f"seed {spec.seed} of {spec.protocol} does not fail "
+                            f"{', '.join(sorted(wanted))} (it fails {', '.join(failing)}); "
+                            "nothing to shrink")
     best = original
     attempts = 0
 
@@ -55,10 +64,13 @@ def shrink(spec: RunSpec, checks: tuple[str, ...] | None = None, *, max_attempts
             on_attempt(attempts, ok)
         return ok
 
-    _drop_faults(best.spec, attempt, lambda: best.spec)
-    _fewer_clients(attempt, lambda: best.spec)
-    _earlier_heal(attempt, lambda: best)
-    _shorter_faults(attempt, lambda: best.spec)
+    try:
+        _drop_faults(best.spec, attempt, lambda: best.spec)
+        _fewer_clients(attempt, lambda: best.spec)
+        _earlier_heal(attempt, lambda: best)
+        _shorter_faults(attempt, lambda: best.spec)
+    except KeyboardInterrupt:
+        return ShrinkResult(original, best, attempts, interrupted=True)
     return ShrinkResult(original, best, attempts)
 
 
@@ -75,14 +87,14 @@ def _drop_faults(spec: RunSpec, attempt, current) -> None:
 
 
 def _fewer_clients(attempt, current) -> None:
-    workload = prepare(current())[3]
+    workload = prepare(current()).workload
     clients = workload.clients
     while clients > 1:
         clients //= 2
         if not attempt(attrs.evolve(current(),
                                     workload=attrs.evolve(workload, clients=clients))):
             break
-        workload = prepare(current())[3]
+        workload = prepare(current()).workload
 
 
 def _earlier_heal(attempt, current) -> None:

@@ -5,11 +5,15 @@ from typing import Any
 
 import attrs
 
-from faultlab.histories.errors import FaultlabError
+from faultlab.errors import FaultlabError
 from faultlab.nemesis.generator import NemesisConfig
 from faultlab.nemesis.schedule import Schedule
 from faultlab.sim.network import NetworkConfig
 from faultlab.sim.workload import Workload
+
+MAX_SEED = 2**63 - 1          # seeds travel as JSON integers
+MIN_PHASE_US = 1_000
+MAX_PHASE_US = 600_000_000    # ten simulated minutes per phase: longer is a typo, not a test
 
 
 @attrs.frozen
@@ -61,18 +65,31 @@ class RunSpec:
                 raise FaultlabError(f"spec has unknown field {key!r}")
         if "protocol" not in d:
             raise FaultlabError("spec is missing field 'protocol'")
+        bugs = d.get("bugs") or []
+        if not isinstance(bugs, list) or not all(isinstance(b, str) for b in bugs):
+            raise FaultlabError(f"spec field 'bugs' must be a list of names, got {bugs!r}")
+        for key, kind in (("config", dict), ("workload", dict), ("nemesis", dict),
+                          ("network", dict), ("schedule", list)):
+            if d.get(key) is not None and not isinstance(d[key], kind):
+                raise FaultlabError(f"spec field {key!r} must be "
+                                    f"{'an object' if kind is dict else 'a list'}, "
+                                    f"got {d[key]!r}")
+        network = d.get("network") or {}
+        unknown = sorted(set(network) - {f.name for f in attrs.fields(NetworkConfig)})
+        if unknown:
+            raise FaultlabError(f"spec field 'network' has unknown field {unknown[0]!r}")
         try:
             return cls(
-                protocol=str(d["protocol"]),
+                protocol=d["protocol"],
                 seed=_int(d, "seed", 0),
-                bugs=tuple(d.get("bugs") or ()),
+                bugs=tuple(bugs),
                 config=dict(d.get("config") or {}),
                 workload=Workload.from_dict(d["workload"]) if d.get("workload") else None,
                 nemesis=NemesisConfig.from_dict(d["nemesis"]) if d.get("nemesis")
                 else None,
                 schedule=Schedule.from_list(d["schedule"]) if d.get("schedule") is not None
                 else None,
-                network=NetworkConfig(**d["network"]) if d.get("network") else NetworkConfig(),
+                network=NetworkConfig(**network),
                 heal_at_us=_int(d, "heal_at_us", 3_000_000),
                 recovery_us=_int(d, "recovery_us", 1_500_000),
                 final_timeout_us=_int(d, "final_timeout_us", 3_000_000),
@@ -81,8 +98,16 @@ class RunSpec:
             raise FaultlabError(f"spec has a malformed field: {e}") from None
 
     def validate(self) -> None:
-        if self.heal_at_us <= 0 or self.recovery_us <= 0 or self.final_timeout_us <= 0:
-            raise FaultlabError("heal_at_us, recovery_us and final_timeout_us must be positive")
+        """Refuse impossible or absurd values, naming the allowed range."""
+        if not isinstance(self.protocol, str):
+            raise FaultlabError(f"spec protocol must be a name, got {self.protocol!r}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise FaultlabError(f"seed must be from 0 to {MAX_SEED}, got {self.seed}")
+        for name in ("heal_at_us", "recovery_us", "final_timeout_us"):
+            value = getattr(self, name)
+            if not MIN_PHASE_US <= value <= MAX_PHASE_US:
+                raise FaultlabError(f"{name} must be from {MIN_PHASE_US} to {MAX_PHASE_US} "
+                                    f"(10 simulated minutes), got {value}")
         if self.workload is not None:
             self.workload.validate()
 

@@ -543,8 +543,23 @@ def _verdict(model: Model, parts: list, results: list[PartitionResult],
     if failed or undecided:
         witness = [{"partition": _key(r.key), "valid": r.valid, **r.failure}
                    for r in failed + undecided]
+    ops, when = _involved(parts, failed[0].failure) if failed else ((), None)
     return Verdict(name=NAME, valid=valid, explanation=explanation, anomalies=anomalies,
-                   witness=witness)
+                   witness=witness, ops=ops, time=when)
+
+
+def _involved(parts: list, failure: dict) -> tuple[tuple[int, ...], int | None]:
+    """The history indices a failure names (the op that cannot be linearized and those
+    concurrent with it, or a cycle's ops) and when the earliest of them was invoked."""
+    named = [edge[side]["index"] for edge in failure.get("cycle", ())
+             for side in ("before", "after")]
+    if failure.get("op") is not None:
+        named.append(failure["op"]["index"])
+    named.extend(c["index"] for c in failure.get("concurrent", ()))
+    named = set(named)
+    times = [e.op.time for _, entries in parts for e in entries
+             if e.op.index in named and e.op.time is not None]
+    return tuple(sorted(named)), min(times, default=None)
 
 
 def _op_text(op: dict) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from faultlab.checkers.orders import Observation
-from faultlab.histories.errors import FaultlabError
+from faultlab.errors import FaultlabError
 
 OK, FAIL, INFO = "ok", "fail", "info"
 

@@ -53,8 +53,13 @@ def check_set(history: History, add: str = "add", read: str = "read") -> Verdict
         parts.append(f"{len(failed_present)} failed adds present: {_head(failed_present)}")
     if recovered:
         parts.append(f"{len(recovered)} indeterminate adds recovered")
+    involved = [attempts[e].index for e in (lost + unexpected + failed_present)[:_SHOWN - 1]
+                if e in attempts]
     return Verdict("set", valid, "; ".join(parts), anomalies,
-                   witness={"final_read": final.index, "lost": lost[:_SHOWN]} if lost else None)
+                   witness={"final_read": final.index, "lost": lost[:_SHOWN]} if lost else None,
+                   ops=(*involved, final.index) if not valid else (),
+                   time=min((attempts[e].time for e in lost), default=final.time)
+                   if not valid else None)
 
 
 def _head(items: list) -> str:

@@ -1,4 +1,4 @@
-"""The result every check returns: valid or not (or unknown), why, and a witness."""
+"""The result every check returns: valid or not (or unknown), why, and where to look."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,9 +12,11 @@ UNKNOWN = "unknown"
 class Verdict:
     """A check's judgement of one history or run.
 
-    `valid` is True, False or "unknown" (budget exhausted). `anomalies` is plain data (JSON
-    serialisable) naming what went wrong; `witness` is the smallest failing piece the check can
-    point to (ops, a trace excerpt); `explanation` is a short sentence for humans.
+    `valid` is True, False or "unknown" (budget exhausted). `explanation` is a short sentence
+    for humans. `ops` are the indices of the history ops the verdict is about and `time` when
+    things went wrong (simulated microseconds), so a report can show them without knowing the
+    check. `anomalies` is plain data (JSON serialisable) in the check's own terms; `witness`
+    is the smallest failing piece it can point to.
     """
 
     name: str
@@ -22,6 +24,8 @@ class Verdict:
     explanation: str = ""
     anomalies: dict[str, Any] = attrs.field(factory=dict)
     witness: Any = None
+    ops: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    time: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -29,4 +33,5 @@ class Verdict:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "valid": self.valid, "explanation": self.explanation,
-                "anomalies": self.anomalies, "witness": self.witness}
+                "ops": list(self.ops), "time": self.time, "anomalies": self.anomalies,
+                "witness": self.witness}

@@ -1,9 +1,7 @@
 """Errors raised for bad input: each message names the file, line and problem in one line."""
 from __future__ import annotations
 
-
-class FaultlabError(Exception):
-    """Bad input or impossible configuration; the CLI prints it in one line and exits 3."""
+from faultlab.errors import FaultlabError
 
 
 class HistoryError(FaultlabError):

@@ -1,10 +1,11 @@
 """The nemesis at run time: turns a schedule's faults into kernel actions and undoes them.
 
-Role targets ("role:leader") are resolved when a fault starts, by asking the protocol, and the
-resolved nodes are remembered so the fault's end undoes exactly what its start did. A fault with
-`params.on_election` waits instead for the next leader to be elected (or the `params.elections`-th
-one; the protocol is polled every ELECTION_POLL_US) and strikes that many microseconds after its
-election, aiming at a leader's first moments.
+Targets are resolved when a fault strikes: node names as they are, "role:<name>" by asking
+the protocol who holds the role, "announcer" as the node whose announcement set a triggered
+fault off. Exempt nodes are never struck. The resolved nodes are remembered so the fault's
+end undoes exactly what its start did; overlapping crashes and pauses are counted, so a node
+killed twice restarts when the last kill ends. A fault with a trigger arms at its time and
+strikes after the n-th matching announcement; one that has not struck by the heal never does.
 """
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from collections.abc import Callable
 
 import attrs
 
-from faultlab.nemesis.faults import LEADER, ROLE_PREFIX, Fault, partition_links
+from faultlab.nemesis.faults import ANNOUNCER, ROLE_PREFIX, Fault
+from faultlab.nemesis.kinds import KINDS
 from faultlab.nemesis.schedule import Schedule
 from faultlab.sim.kernel import Simulator
-
-ELECTION_POLL_US = 500
 
 
 @attrs.frozen
@@ -34,22 +34,23 @@ class FaultRecord:
 
 
 class Nemesis:
+    """Applies one schedule to one simulator. `role_holders(role)` names the nodes holding
+    a role now; `contact_for(joining)` names the live member a joining node bootstraps from."""
+
     def __init__(self, sim: Simulator, schedule: Schedule,
-                 role_holders: Callable[[str], list[str]]):
+                 role_holders: Callable[[str], list[str]],
+                 contact_for: Callable[[str], str | None] | None = None):
         self.sim = sim
         self.schedule = schedule
         self.role_holders = role_holders
+        self._contact_for = contact_for
         self.log: list[FaultRecord] = []
         self.healed = False
         self.fired: dict[str, int] = {}
         self._active: dict[int, tuple[Fault, tuple[str, ...], object]] = {}
-        self._down = {n: 0 for n in sim.names}
-        self._frozen = {n: 0 for n in sim.names}
-        self._net_values: dict[str, dict[int, float]] = {
-            "loss": {}, "duplicate": {}, "delay": {}, "reorder": {}}
-        # start time -> [leaders last seen, elections seen, faults still waiting]
-        self._waiting: dict[int, list] = {}
-        self.polls = 0  # election polls run (kernel events that are not the system's work)
+        self._counts: dict[tuple[str, str], int] = {}  # (counter, node) -> faults holding it
+        self._message_faults: dict[str, dict[int, float]] = {}  # kind -> fault -> value
+        self._armed: dict[str, list[list]] = {}  # event -> [[fault index, announcements left]]
 
     def install(self, heal_at: int) -> None:
         for i, fault in enumerate(self.schedule.faults):
@@ -57,152 +58,123 @@ class Nemesis:
                 self.sim.at(fault.time, f"nemesis start {i}", self._start, i)
         self.sim.at(heal_at, "nemesis heal", self._heal)
 
-    def _resolve(self, targets: tuple[str, ...]) -> tuple[str, ...]:
+    # ---- what kinds use ------------------------------------------------------------------
+
+    def hold(self, counter: str, node: str) -> None:
+        key = (counter, node)
+        self._counts[key] = self._counts.get(key, 0) + 1
+
+    def release(self, counter: str, node: str) -> bool:
+        """Drop one hold; True when it was the last (the node may be restored)."""
+        key = (counter, node)
+        left = self._counts.get(key, 0) - 1
+        if left > 0:
+            self._counts[key] = left
+            return False
+        self._counts.pop(key, None)
+        return True
+
+    def is_active(self, index: int) -> bool:
+        return index in self._active
+
+    def reachable(self) -> tuple[str, ...]:
+        """The nodes whose links a partition may cut (every slot but the exempt)."""
+        exempt = self.sim.net.exempt
+        return tuple(n for n in self.sim.names if n not in exempt)
+
+    def contact_for(self, joining: str) -> str | None:
+        return None if self._contact_for is None else self._contact_for(joining)
+
+    def set_message_fault(self, kind: str, index: int, value: float | None) -> None:
+        """Fault `index` turns a message fault on (value) or off (None); the largest value of
+        each kind holds."""
+        table = self._message_faults.setdefault(kind, {})
+        if value is None:
+            table.pop(index, None)
+        else:
+            table[index] = value
+
+        def top(k):
+            return max(self._message_faults.get(k, {}).values(), default=0)
+
+        self.sim.net.set_faults(loss=top("loss"), duplicate=top("duplicate"),
+                                delay_us=int(top("delay")), extra_spread_us=int(top("reorder")))
+
+    # ---- starting and ending faults -----------------------------------------------------
+
+    def _start(self, i: int) -> None:
+        fault = self.schedule.faults[i]
+        if fault.trigger is None:
+            self._begin((i, None))
+            return
+        event = fault.trigger.event
+        armed = self._armed.get(event)
+        if armed is None:
+            armed = self._armed[event] = []
+            self.sim.listeners.setdefault(event, []).append(self._heard)
+        armed.append([i, fault.trigger.nth])
+
+    def _heard(self, node: str, event: str, data: dict) -> None:
+        """An announcement: count it for every fault armed on its event (and source)."""
+        if self.healed:
+            return
+        sim = self.sim
+        armed = self._armed.get(event, [])
+        for entry in list(armed):
+            i = entry[0]
+            trigger = self.schedule.faults[i].trigger
+            if trigger.source is not None and node not in self._resolve((trigger.source,)):
+                continue
+            entry[1] -= 1
+            if entry[1] == 0:
+                armed.remove(entry)
+                sim.at(sim.time + trigger.after_us, f"nemesis start {i}", self._begin,
+                       (i, node))
+
+    def _resolve(self, targets: tuple[str, ...], announcer: str | None = None) -> tuple[str, ...]:
         nodes: list[str] = []
         for t in targets:
             if t.startswith(ROLE_PREFIX):
                 nodes.extend(self.role_holders(t[len(ROLE_PREFIX):]))
-            elif t in self.sim.names:
+            elif t == ANNOUNCER:
+                if announcer is not None:
+                    nodes.append(announcer)
+            elif t in self.sim.contexts:
                 nodes.append(t)
-        return tuple(sorted(set(nodes)))
+        exempt = self.sim.net.exempt
+        return tuple(sorted({n for n in nodes if n not in exempt}))
 
-    def _start(self, i: int) -> None:
-        fault = self.schedule.faults[i]
-        if "on_election" not in fault.params:
-            self._begin((i, None))
-            return
-        # Faults that start waiting at the same moment (a storm) share one poll loop: they
-        # see the same elections, each striking at its own count.
-        group = self._waiting.get(self.sim.time)
-        if group is None:
-            group = self._waiting[self.sim.time] = [tuple(self.role_holders("leader")), 0, []]
-            self._await_election(self.sim.time)
-        group[2].append(i)
-
-    def _await_election(self, key: int) -> None:
-        """Poll for leader changes; each waiting fault strikes the `elections`-th new leader
-        (default: the next)."""
-        sim = self.sim
-        group = self._waiting[key]
-        if self.healed:
-            return
-        self.polls += 1
-        before, seen, waiting = group
-        leaders = tuple(self.role_holders("leader"))
-        if leaders and leaders != before:
-            group[1] = seen = seen + 1
-            for i in list(waiting):
-                fault = self.schedule.faults[i]
-                if seen >= fault.params.get("elections", 1):
-                    waiting.remove(i)
-                    # "role:leader" means the leader just elected; others resolve on start
-                    aimed = leaders if LEADER in fault.targets else None
-                    sim.at(sim.time + fault.params["on_election"], f"nemesis start {i}",
-                           self._begin, (i, aimed))
-        group[0] = leaders or before
-        if waiting or sim.time == key:  # (more faults may still join at this moment)
-            sim.at(sim.time + ELECTION_POLL_US, "nemesis await", self._await_election, key)
-        else:
-            del self._waiting[key]
-
-    def _begin(self, arg: tuple[int, tuple[str, ...] | None]) -> None:
-        i, nodes = arg
-        if self.healed:  # an election-triggered fault that never struck before the heal
+    def _begin(self, arg: tuple[int, str | None]) -> None:
+        i, announcer = arg
+        if self.healed:  # a triggered fault that struck only after the heal
             return
         fault = self.schedule.faults[i]
-        if nodes is None:
-            nodes = self._resolve(fault.targets)
-        sim = self.sim
+        kind = KINDS[fault.kind]
+        nodes = self._resolve(fault.targets, announcer)
         key = fault.kind if fault.kind != "partition" else f"partition-{fault.params['mode']}"
-        if "on_election" in fault.params:
-            key += " (on election)"
+        if fault.trigger is not None:
+            key += f" (on {fault.trigger.event})"
         self.fired[key] = self.fired.get(key, 0) + 1
-        undo: object = None
-        if fault.kind == "partition":
-            undo = partition_links(fault.params["mode"], nodes, sim.names)
-            sim.net.block(undo)
-        elif fault.kind == "kill":
-            for n in nodes:
-                self._down[n] += 1
-                sim.crash(n, lose_unsynced=bool(fault.params.get("lose_unsynced")))
-        elif fault.kind == "pause":
-            for n in nodes:
-                self._frozen[n] += 1
-                sim.pause(n)
-        elif fault.kind == "clock-bump":
-            for n in nodes:
-                sim.bump_clock(n, fault.params["delta_us"])
-        elif fault.kind == "clock-skew":
-            for n in nodes:
-                sim.skew_clock(n, fault.params["ppm"])
-        elif fault.kind == "clock-strobe":
-            undo = [False]  # whether the clocks are currently shifted
-            sim.at(sim.time, f"nemesis strobe {i}", self._strobe, i)
-        else:
-            self._net_values[fault.kind][i] = next(iter(fault.params.values()))
-            self._apply_net()
+        undo = kind.start(self, i, fault, nodes)
         self._active[i] = (fault, nodes, undo)
+        sim = self.sim
         self.log.append(FaultRecord(sim.time, "start", i, fault.describe(), nodes))
         sim.at(sim.time + fault.duration_us, f"nemesis end {i}", self._end, i)
-
-    def _strobe(self, i: int) -> None:
-        if i not in self._active:
-            return
-        fault, nodes, shifted = self._active[i]
-        sign = -1 if shifted[0] else 1
-        for n in nodes:
-            self.sim.bump_clock(n, sign * fault.params["delta_us"])
-        shifted[0] = not shifted[0]
-        self.sim.at(self.sim.time + fault.params["period_us"], f"nemesis strobe {i}",
-                    self._strobe, i)
 
     def _end(self, i: int) -> None:
         entry = self._active.pop(i, None)
         if entry is None:
             return
         fault, nodes, undo = entry
-        sim = self.sim
-        if fault.kind == "partition":
-            sim.net.unblock(undo)
-        elif fault.kind == "kill":
-            for n in nodes:
-                self._down[n] -= 1
-                if self._down[n] == 0:
-                    sim.restart(n)
-        elif fault.kind == "pause":
-            for n in nodes:
-                self._frozen[n] -= 1
-                if self._frozen[n] == 0:
-                    sim.resume(n)
-        elif fault.kind == "clock-bump":
-            for n in nodes:
-                sim.bump_clock(n, -fault.params["delta_us"])
-        elif fault.kind == "clock-skew":
-            for n in nodes:
-                sim.skew_clock(n, 0)
-        elif fault.kind == "clock-strobe":
-            if undo[0]:
-                for n in nodes:
-                    sim.bump_clock(n, -fault.params["delta_us"])
-        else:
-            del self._net_values[fault.kind][i]
-            self._apply_net()
-        self.log.append(FaultRecord(sim.time, "end", i, fault.describe(), nodes))
-
-    def _apply_net(self) -> None:
-        net, values = self.sim.net, self._net_values
-        net.loss = max(values["loss"].values(), default=0.0)
-        net.duplicate = max(values["duplicate"].values(), default=0.0)
-        net.set_delay(int(max(values["delay"].values(), default=0)),
-                      int(max(values["reorder"].values(), default=0)))
+        KINDS[fault.kind].end(self, i, fault, nodes, undo)
+        self.log.append(FaultRecord(self.sim.time, "end", i, fault.describe(), nodes))
 
     def _heal(self, _arg=None) -> None:
-        """The heal phase: every fault ends, every node is up, clocks are true."""
+        """The heal phase: every fault ends, crashed members restart, clocks are true."""
         self.healed = True
         self._active.clear()
-        for table in self._net_values.values():
-            table.clear()
-        self._down = dict.fromkeys(self._down, 0)
-        self._frozen = dict.fromkeys(self._frozen, 0)
+        self._counts.clear()
+        self._message_faults.clear()
+        self._armed.clear()
         self.sim.heal()
         self.log.append(FaultRecord(self.sim.time, "heal", -1, "heal: all faults end"))

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from faultlab.histories.errors import FaultlabError
+from faultlab.errors import FaultlabError
 from faultlab.nemesis.faults import Fault
 
 

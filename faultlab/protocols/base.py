@@ -1,53 +1,149 @@
-"""What a protocol module provides to the harness: nodes, client ops, roles, bugs, checks."""
+"""What a protocol declares to the harness: its settings, nodes, bugs, roles, events, churn
+limits, workload and checks. A run reads the declaration; `faultlab protocols` prints it."""
 from __future__ import annotations
 
-import abc
 import random
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import attrs
+
+from faultlab.checkers.liveness import check_liveness
 from faultlab.checkers.verdict import Verdict
-from faultlab.histories import FaultlabError, History
+from faultlab.errors import FaultlabError
+from faultlab.histories.record import RunRecord
+from faultlab.nemesis.families import ChurnLimits
 from faultlab.nemesis.generator import NemesisConfig
 from faultlab.sim.node import Node
-from faultlab.sim.workload import Workload
+from faultlab.sim.workload import OpGenerator, Workload
 
 if TYPE_CHECKING:
+    from faultlab.histories import Op
     from faultlab.sim.kernel import Invariant, Simulator
 
 
-class Protocol(abc.ABC):
-    """Subclass once per protocol and register the class in `faultlab.protocols.PROTOCOLS`.
+@attrs.frozen
+class Setting:
+    """One config option (`--config name=value`): its default, range and meaning."""
 
-    Class attributes describe it (shown by `faultlab protocols`); methods connect it to the
-    kernel (node class, op generator, final ops, roles, invariants) and judge a run (checks).
+    name: str
+    default: int | str | bool
+    help: str
+    lo: int | None = None
+    hi: int | None = None
+    choices: tuple = ()
+
+    def read(self, value: Any, protocol: str) -> Any:
+        where = f"protocol {protocol!r} config {self.name!r}"
+        want = type(self.default)
+        if not isinstance(value, want) or isinstance(value, bool) != (want is bool):
+            raise FaultlabError(f"{where} must be {want.__name__}, got {value!r}")
+        if self.choices and value not in self.choices:
+            raise FaultlabError(f"{where} must be one of {', '.join(map(str, self.choices))}, "
+                                f"got {value!r}")
+        if want is int and not (self.lo <= value <= self.hi):
+            raise FaultlabError(f"{where} must be from {self.lo} to {self.hi}, got {value!r}")
+        return value
+
+    def describe(self) -> str:
+        rng = ("|".join(map(str, self.choices)) if self.choices
+               else f"{self.lo}..{self.hi}" if isinstance(self.default, int)
+               and not isinstance(self.default, bool) else type(self.default).__name__)
+        return f"{self.name} = {self.default} ({rng}): {self.help}"
+
+
+@attrs.frozen
+class Check:
+    """One property a run is judged by. `kind` is "invariant" (checked after every step by
+    the protocol's monitor, which names the property when it breaks), "history" (judged on
+    the recorded run by `function`), "liveness", or "run" (the harness's own)."""
+
+    name: str
+    description: str
+    kind: str = "history"
+    function: Callable[[RunRecord], Verdict | list[Verdict]] | None = None
+
+    def judge(self, record: RunRecord) -> list[Verdict]:
+        out = self.function(record)
+        return out if isinstance(out, list) else [out]
+
+
+@attrs.frozen
+class Cluster:
+    """The node slots of one run: the class each runs, which start as members (the rest
+    are spares a join boots), and which the nemesis never touches."""
+
+    classes: dict[str, type[Node]]
+    members: tuple[str, ...]
+    exempt: frozenset[str] = frozenset()
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return tuple(sorted(self.classes))
+
+
+NO_EXCEPTION = Check("no-exception", "run: no node handler or monitor raised an exception "
+                     "(the traceback is in the verdict)", "run")
+
+
+def liveness_check(key: Callable[[Op], Hashable] | None = None) -> Check:
+    """After the heal, every client thread (and every key, when `key` names an op's key)
+    sees an operation succeed within the liveness bound."""
+    per = "client thread and key" if key else "client thread"
+    return Check("liveness", f"after the heal, every {per} sees an op succeed in time",
+                 "liveness", lambda record: check_liveness(
+                     record.history, record.heal_at, record.liveness_bound_us,
+                     threads=record.threads, key=key))
+
+
+class Protocol:
+    """Subclass once per protocol, in `protocols/<name>/protocol.py`, and add the class's
+    import path to `faultlab.protocols.PROTOCOLS`.
+
+    Class attributes declare it (shown by `faultlab protocols`); methods connect it to a run
+    (cluster, op generator, roles, join contacts, monitor).
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
-    node_class: ClassVar[type[Node]]
+    settings: ClassVar[tuple[Setting, ...]] = (Setting("nodes", 5, "node slots", 1, 64),)
     bugs: ClassVar[dict[str, str]] = {}            # planted bug name -> one-line description
-    checks: ClassVar[dict[str, str]] = {}          # check name -> what it asserts
-    roles: ClassVar[tuple[str, ...]] = ()          # roles the nemesis may target
-    default_config: ClassVar[dict[str, Any]] = {"nodes": 5}
+    checks: ClassVar[tuple[Check, ...]] = ()       # the protocol's own invariants and checks
+    liveness: ClassVar[Check | None] = liveness_check()  # None: the protocol promises no progress
+    roles: ClassVar[tuple[str, ...]] = ()          # roles the nemesis may target (role:NAME)
+    announces: ClassVar[tuple[str, ...]] = ()      # events its nodes announce (triggers)
+    churn: ClassVar[ChurnLimits | None] = None     # None: members never join, leave or fail
     default_workload: ClassVar[Workload] = Workload()
-    # the nemesis a campaign uses when the spec names none (RunSpec.nemesis is None)
     default_nemesis: ClassVar[NemesisConfig] = NemesisConfig()
 
-    def resolve_config(self, config: dict) -> dict:
-        """The defaults overlaid with `config`; rejects unknown keys with a one-line error."""
-        unknown = sorted(set(config) - set(self.default_config))
+    # ---- declaration -----------------------------------------------------------------------
+
+    def all_checks(self) -> tuple[Check, ...]:
+        """Every check a run of this protocol is judged by, in the order they run."""
+        return (*self.checks, *((self.liveness,) if self.liveness else ()), NO_EXCEPTION)
+
+    def resolve_config(self, config: Any) -> dict:
+        """The defaults overlaid with `config`, each value checked against its setting."""
+        if not isinstance(config, dict):
+            raise FaultlabError(f"protocol {self.name!r} config must be an object, "
+                                f"got {config!r}")
+        known = {s.name: s for s in self.settings}
+        unknown = sorted(set(config) - set(known))
         if unknown:
             raise FaultlabError(f"protocol {self.name!r} has no config option {unknown[0]!r} "
-                                f"(options: {', '.join(sorted(self.default_config))})")
+                                f"(options: {', '.join(sorted(known))})")
+        merged = {s.name: s.default for s in self.settings}
         for key, value in config.items():
-            want = type(self.default_config[key])
-            if not isinstance(value, want) or isinstance(value, bool) != (want is bool):
-                raise FaultlabError(f"protocol {self.name!r} config {key!r} must be "
-                                    f"{want.__name__}, got {value!r}")
-        merged = {**self.default_config, **config}
-        if int(merged.get("nodes", 1)) < 1:
-            raise FaultlabError(f"protocol {self.name!r} needs at least one node")
+            merged[key] = known[key].read(value, self.name)
+        if "initial" in merged and merged["initial"] > merged["nodes"]:
+            raise FaultlabError(f"protocol {self.name!r} config 'initial' "
+                                f"({merged['initial']}) must not exceed 'nodes' "
+                                f"({merged['nodes']})")
+        self.check_config(merged)
         return merged
+
+    def check_config(self, config: dict) -> None:
+        """Rules between settings (raise FaultlabError naming them)."""
 
     def check_bugs(self, bugs) -> frozenset[str]:
         for bug in bugs:
@@ -57,25 +153,31 @@ class Protocol(abc.ABC):
                                     f"(known: {known})")
         return frozenset(bugs)
 
-    def node_names(self, config: dict) -> tuple[str, ...]:
-        return tuple(f"n{i}" for i in range(1, int(config["nodes"]) + 1))
+    # ---- a run -----------------------------------------------------------------------------
 
-    @abc.abstractmethod
-    def generate_op(self, rng: random.Random, workload: Workload, n: int) -> tuple[str, Any]:
-        """The next client op (f, value); `n` counts ops generated so far in this run."""
+    def cluster(self, config: dict) -> Cluster:
+        """Slots n1..n<nodes>, all running `node_class`; with an `initial` setting only the
+        first `initial` start as members."""
+        slots = tuple(f"n{i}" for i in range(1, int(config["nodes"]) + 1))
+        members = slots[:int(config.get("initial", len(slots)))]
+        return Cluster(dict.fromkeys(slots, self.node_class()), members)
 
-    def final_ops(self, config: dict, workload: Workload) -> list[tuple[str, Any]]:
-        """Ops issued after the heal phase and retried until they succeed (e.g. final read)."""
-        return []
+    def node_class(self) -> type[Node]:
+        raise NotImplementedError
+
+    def ops(self, config: dict, workload: Workload, rng: random.Random) -> OpGenerator:
+        """This run's op generator."""
+        raise NotImplementedError
 
     def role_holders(self, sim: Simulator, role: str) -> list[str]:
         """Nodes that currently hold `role` (asked by the nemesis for role targets)."""
         return []
 
-    def invariants(self, config: dict) -> list[Invariant]:
-        """Checks run after every simulation step; each returns None or a problem."""
-        return []
+    def contact_for(self, sim: Simulator, joining: str) -> str | None:
+        """The live member a joining node bootstraps from (default: the first, by name)."""
+        live = [n for n in sim.member_list() if n in sim.up and n != joining]
+        return live[0] if live else None
 
-    def check(self, history: History, sim: Simulator, heal_at: int) -> list[Verdict]:
-        """Judge a finished run. Liveness is judged by the campaign runner for all."""
-        return []
+    def monitor(self, config: dict) -> Invariant | None:
+        """A callable run after every step that returns None or a problem (invariants)."""
+        return None

@@ -7,7 +7,7 @@ fingerprint (blake2b over a canonical encoding), which replay must reproduce exa
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from heapq import heappop, heappush
 from typing import Any
 
@@ -37,18 +37,28 @@ def _canonical(value: Any) -> Any:
 
 class Simulator:
     """Runs a cluster of protocol nodes. Faults are applied through its methods (the nemesis
-    calls them; scenario tests may too)."""
+    calls them; scenario tests may too).
+
+    `names` are the node slots, the addresses every node knows (`ctx.nodes`). `members` are
+    the slots that boot as members (default: all); the others are spares a `join` boots
+    later. A member that leaves or fails is gone and never runs again. `node_class` is one
+    class for every slot or a mapping from slot to class (node kinds). `exempt` slots never
+    suffer message faults (the nemesis never targets them either).
+    """
 
     FLUSH_EVERY = 2048  # fingerprint events are hashed in batches: cheaper than one by one
 
-    def __init__(self, node_class: type[Node], names: tuple[str, ...], *, seed: int,
-                 config: dict | None = None, bugs: frozenset[str] = frozenset(),
-                 network: NetworkConfig = NetworkConfig(), chooser: Chooser | None = None):
+    def __init__(self, node_class: type[Node] | Mapping[str, type[Node]],
+                 names: tuple[str, ...], *, seed: int, config: dict | None = None,
+                 bugs: frozenset[str] = frozenset(), network: NetworkConfig = NetworkConfig(),
+                 chooser: Chooser | None = None, members: tuple[str, ...] | None = None,
+                 exempt: frozenset[str] = frozenset()):
         self.seed = seed
-        self.node_class = node_class
+        self.names = tuple(sorted(names))
+        self.classes = (dict(node_class) if isinstance(node_class, Mapping)
+                        else dict.fromkeys(self.names, node_class))
         self.config = config or {}
         self.bugs = frozenset(bugs)
-        self.names = tuple(sorted(names))
         self.time = 0
         self.queue: list = []
         self.seq = 0
@@ -59,7 +69,7 @@ class Simulator:
         self.invariants: list[Invariant] = []
         self.stats: dict[str, int] = {}
         self.sent = 0
-        self.net = Network(network)
+        self.net = Network(network, frozenset(exempt))
         self.chooser = chooser if chooser is not None else RandomChooser(stream(seed, "network"))
         self._latency = self.chooser.latency
         self.client: Any = None  # receives replies; set by sim.client.Clients
@@ -68,14 +78,21 @@ class Simulator:
         self.contexts = {n: Context(self, n, self.names, stream(seed, f"node/{n}"),
                                     self.disks[n]) for n in self.names}
         self.nodes: dict[str, Node | None] = {n: None for n in self.names}
+        self.members: set[str] = set(self.names if members is None else members)
+        self.leaving: set[str] = set()  # left the membership, still handing over
+        self.gone: set[str] = set()     # left or failed: never runs again
         self.up: set[str] = set()
         self.boots = 0  # node starts and restarts so far (invariants adopt new nodes)
         self.paused: set[str] = set()
         self.held: dict[str, list] = {n: [] for n in self.names}
-        self.timers: dict[str, dict[str, int]] = {n: {} for n in self.names}
+        # node -> timer name -> the (name, due time) token of its pending heap entry
+        self.timers: dict[str, dict[str, tuple[str, int]]] = {n: {} for n in self.names}
         self.clock_offset = {n: 0 for n in self.names}
         self.clock_drift_ppm = {n: 0 for n in self.names}
         self.clock_drift_since = {n: 0 for n in self.names}
+        # event -> callables(node, event, data) told of each announcement (nemesis triggers)
+        self.listeners: dict[str, list[Callable[[str, str, dict], None]]] = {}
+        self.announcements: list[tuple[int, str, str, dict]] = []
 
         self._hash = hashlib.blake2b(digest_size=16)
         self._trace: list = []
@@ -83,9 +100,14 @@ class Simulator:
     # ---- running -------------------------------------------------------------------------
 
     def boot(self) -> None:
-        """Start every node, in name order, at the current time."""
+        """Start every initial member, in name order, at the current time."""
         for name in self.names:
-            self._create(name, recovering=False)
+            if name in self.members:
+                self._create(name, recovering=False)
+
+    def member_list(self) -> tuple[str, ...]:
+        """The current members, in name order (clients send only to them)."""
+        return tuple(n for n in self.names if n in self.members)
 
     def run(self, until: int) -> None:
         """Process events up to simulated time `until`, or until stop() or a violation."""
@@ -121,9 +143,9 @@ class Simulator:
                     trace.append((t, target, a, b))
                     node.on_message(a, b)
                 elif kind == TIMER:
-                    name, token = a
+                    name = a[0]
                     timers = self.timers[target]
-                    if timers.get(name) != token:
+                    if timers.get(name) is not a:  # replaced or cancelled since
                         continue
                     del timers[name]
                     trace.append((t, target, name))
@@ -186,6 +208,16 @@ class Simulator:
         self.sent += 1
         if net.blocked and (src, dst) in net.blocked:
             return
+        if net.degraded and src not in net.exempt and dst not in net.exempt:
+            self._send_degraded(src, dst, msg)
+            return
+        seq = self.seq = self.seq + 1
+        heappush(self.queue, (self.time + self._latency(net.latency_us, net.spread_us), seq,
+                              DELIVER, dst, src, msg))
+
+    def _send_degraded(self, src: str, dst: str, msg: tuple) -> None:
+        """A send while message faults are on: it may be lost, delayed or duplicated."""
+        net = self.net
         if net.loss and self.chooser.chance(net.loss):
             self.stats["messages-lost"] = self.stats.get("messages-lost", 0) + 1
             return
@@ -198,14 +230,23 @@ class Simulator:
             heappush(self.queue, (self.time + self._latency(net.latency_us, net.spread_us),
                                   seq, DELIVER, dst, src, msg))
 
+    def announce(self, node: str, event: str, data: dict) -> None:
+        """A node marked a protocol moment: count it, log it, tell whoever listens."""
+        self.stats[event] = self.stats.get(event, 0) + 1
+        self.announcements.append((self.time, node, event, data))
+        listeners = self.listeners.get(event)
+        if listeners:
+            for listener in tuple(listeners):
+                listener(node, event, data)
+
     def set_timer(self, node: str, name: str, delay_us: int, data: Any) -> None:
         drift = self.clock_drift_ppm[node]
         if drift:  # a fast clock fires its timers early in true time
             delay_us = delay_us * 1_000_000 // (1_000_000 + drift)
         self.seq += 1
-        self.timers[node][name] = self.seq
-        heappush(self.queue, (self.time + max(delay_us, 0), self.seq, TIMER, node,
-                              (name, self.seq), data))
+        due = self.time + max(delay_us, 0)
+        token = self.timers[node][name] = (name, due)
+        heappush(self.queue, (due, self.seq, TIMER, node, token, data))
 
     def cancel_timer(self, node: str, name: str) -> None:
         self.timers[node].pop(name, None)
@@ -231,8 +272,8 @@ class Simulator:
 
     # ---- faults ---------------------------------------------------------------------------
 
-    def _create(self, name: str, recovering: bool) -> None:
-        node = self.node_class(self.contexts[name], self.config, self.bugs)
+    def _create(self, name: str, recovering: bool) -> Node:
+        node = self.classes[name](self.contexts[name], self.config, self.bugs)
         self.nodes[name] = node
         self.up.add(name)
         self.boots += 1
@@ -242,6 +283,7 @@ class Simulator:
             node.start()
         if self.invariants:
             self._check_invariants()
+        return node
 
     def crash(self, name: str, lose_unsynced: bool = False) -> None:
         """Kill a node: volatile state, timers and queued input are gone. With
@@ -258,9 +300,52 @@ class Simulator:
             self.stats["unsynced-writes-lost"] = self.stats.get("unsynced-writes-lost", 0) + lost
 
     def restart(self, name: str) -> None:
-        """Boot a crashed node from its durable state (no-op if it is up)."""
-        if name not in self.up:
+        """Boot a crashed member from its durable state (no-op if it is up, a spare or
+        gone)."""
+        if name not in self.up and name in self.members:
             self._create(name, recovering=True)
+
+    # ---- membership -----------------------------------------------------------------------
+
+    def join(self, name: str, contact: str | None) -> bool:
+        """Boot the spare `name` as a new member and let it join through `contact`. False if
+        it is not a spare (already a member, or gone)."""
+        if name in self.members or name in self.leaving or name in self.gone:
+            return False
+        self.members.add(name)
+        node = self._create(name, recovering=False)
+        if not self.stopped:
+            node.on_join(contact)
+        return True
+
+    def leave(self, name: str) -> bool:
+        """The member `name` leaves gracefully: it is no longer a member and runs
+        `on_leave()`; it keeps running (to hand over) until `retire()`. A member that is down
+        when it leaves is gone at once. False if it is not a member."""
+        if name not in self.members:
+            return False
+        self.members.discard(name)
+        node = self.nodes[name]
+        if node is None:
+            self.gone.add(name)
+            return True
+        self.leaving.add(name)
+        if name in self.paused:  # a frozen process cannot hand over; it resumes to leave
+            self.resume(name)
+        node.on_leave()
+        return True
+
+    def retire(self, name: str) -> None:
+        """`name` stops for good: a leave's hand-off is over, or it failed. It never
+        restarts, not even at the heal."""
+        if name in self.gone:
+            return
+        self.crash(name)
+        self.members.discard(name)
+        self.leaving.discard(name)
+        self.gone.add(name)
+
+    # ---- other faults ---------------------------------------------------------------------
 
     def pause(self, name: str) -> None:
         """Freeze a node: its messages, timers and requests wait until resume()."""
@@ -289,14 +374,19 @@ class Simulator:
         self.clock_drift_ppm[name] = 0
 
     def heal(self) -> None:
-        """End every fault: links open, message faults off, clocks true, every node up."""
+        """End every fault: links open, message faults off, clocks true, paused nodes
+        resumed, crashed members restarted. Leaving nodes finish leaving; spares stay spares
+        and nodes that left or failed stay gone."""
         self.net.heal()
+        for name in sorted(self.leaving):
+            self.retire(name)
         for name in self.names:
             self.reset_clock(name)
             self.resume(name)
             self.restart(name)
 
-    def cluster_state(self) -> tuple:
-        """Every node's canonical state (None for a crashed node), in name order."""
-        return tuple(None if self.nodes[n] is None else self.nodes[n].state()
-                     for n in self.names)
+    def states(self) -> dict[str, Any]:
+        """Every slot's canonical state, None for a node that is not running, in name
+        order."""
+        return {n: None if self.nodes[n] is None else self.nodes[n].state()
+                for n in self.names}

@@ -4,6 +4,8 @@ A protocol node is a deterministic state machine. The kernel calls its handlers;
 acts on the world only through `self.ctx` (clock, rng, network, timers, disk, replies).
 A crash throws the node object away; a restart builds a fresh one and calls `recover()`,
 so volatile state is lost by construction and only what reached `ctx.disk` survives.
+Membership changes reach a node through `on_join` and `on_leave`; which nodes are members it
+learns through its own messages, as a real system does.
 """
 from __future__ import annotations
 
@@ -44,11 +46,19 @@ class Node:
         self.bugs = bugs
 
     def start(self) -> None:
-        """First boot, with an empty disk."""
+        """First boot, with an empty disk (an initial member, or a spare about to join)."""
 
     def recover(self) -> None:
         """Boot after a crash: rebuild volatile state from `ctx.disk`. Defaults to start()."""
         self.start()
+
+    def on_join(self, contact: str | None) -> None:
+        """This spare was just booted to join the cluster through `contact`, a live member
+        (None when no member is up). Called right after `start()`."""
+
+    def on_leave(self) -> None:
+        """This member is leaving gracefully: hand over what it owns. It keeps running for
+        the leave's hand-off window, then stops for good."""
 
     def on_message(self, src: str, msg: tuple) -> None:
         """A message from another node; `msg[0]` names its type."""
@@ -61,7 +71,9 @@ class Node:
         self.ctx.reply(req, "fail", error="not-supported")
 
     def state(self) -> Hashable:
-        """This node's state as a canonical hashable value (for invariants and exploration)."""
+        """Everything that decides this node's future behaviour, as a canonical hashable value
+        (build it with `canonical`). Checks, invariants and exploration read it: a partial
+        state silently merges distinct states."""
         return ()
 
 
@@ -102,6 +114,13 @@ class Context:
     def cancel_timer(self, name: str) -> None:
         self._sim.cancel_timer(self.name, name)
 
+    def timers(self) -> tuple[tuple[str, int], ...]:
+        """The pending timers, as (name, microseconds of true time until it fires), by name:
+        part of what decides the node's future, so `state()` includes it."""
+        now = self._sim.time
+        return tuple(sorted((name, due - now)
+                            for name, due in self._sim.timers[self.name].values()))
+
     def reply(self, req: Request, type: str, value: Any = None, error: Any = None) -> None:
         """Complete a client request: `type` is "ok" or "fail" (certainly did not happen)."""
         self._sim.reply(self.name, req, type, value, error)
@@ -111,7 +130,34 @@ class Context:
         stays open and keeps its timeout."""
         self._sim.redirect(self.name, req, node)
 
+    def announce(self, event: str, **data: Any) -> None:
+        """Mark a protocol moment ("leader-elected", "prepare-logged"): faults waiting for it
+        strike, and the run counts it among its statistics."""
+        self._sim.announce(self.name, event, data)
+
     def count(self, stat: str, n: int = 1) -> None:
         """Add to a run statistic shown in campaign summaries (e.g. "leader-change")."""
         stats = self._sim.stats
         stats[stat] = stats.get(stat, 0) + n
+
+
+def canonical(value: Any) -> Hashable:
+    """`value` as nested tuples in a deterministic order: lists become tuples, dicts sorted
+    (key, value) pairs, sets sorted tuples, requests their identifying fields."""
+    if isinstance(value, (list, tuple)):
+        return tuple(canonical(v) for v in value)
+    if isinstance(value, dict):
+        return _sorted((canonical(k), canonical(v)) for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return _sorted(canonical(v) for v in value)
+    if isinstance(value, Request):
+        return ("request", value.id, value.process, value.f, canonical(value.value))
+    return value
+
+
+def _sorted(items) -> tuple:
+    items = list(items)
+    try:
+        return tuple(sorted(items))
+    except TypeError:  # mixed types: repr still gives one order in every process
+        return tuple(sorted(items, key=repr))

@@ -1,9 +1,16 @@
-"""What the clients do: how many there are, how often they act, and when they give up."""
+"""What the clients do: how many there are, how often they act and when they give up
+(`Workload`), and which operations they issue in one run (`OpGenerator`)."""
 from __future__ import annotations
+
+import random
+from typing import Any
 
 import attrs
 
-from faultlab.histories.errors import FaultlabError
+from faultlab.errors import FaultlabError
+
+MAX_CLIENTS = 1_000
+MAX_US = 3_600_000_000
 
 
 @attrs.frozen
@@ -12,8 +19,10 @@ class Workload:
 
     `clients` single-threaded client processes each invoke an op, wait for its completion,
     think for about `think_us`, and repeat. An op unanswered after `timeout_us` is recorded as
-    info and its process retires; a fresh process id takes its slot. `keys` and `mix` are read
-    by the protocol's op generator (an empty mix means the protocol's default).
+    info and its process retires; a fresh process id takes its slot (Jepsen's numbering:
+    process p is followed by p + clients + 1, the extra thread being the final ops').
+    `keys` and `mix` are read by the protocol's op generator (an empty mix means the
+    protocol's default).
     """
 
     clients: int = 10
@@ -28,15 +37,51 @@ class Workload:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> Workload:
+    def from_dict(cls, d: Any) -> Workload:
+        if not isinstance(d, dict):
+            raise FaultlabError(f"workload must be an object, got {d!r}")
+        unknown = sorted(set(d) - {f.name for f in attrs.fields(cls)})
+        if unknown:
+            raise FaultlabError(f"workload has unknown field {unknown[0]!r}")
         d = dict(d)
-        d["mix"] = tuple(tuple(pair) for pair in d.get("mix", ()))
+        mix = d.get("mix", ())
+        if not isinstance(mix, (list, tuple)) or not all(
+                isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)
+                and isinstance(p[1], int) and not isinstance(p[1], bool) and p[1] >= 0
+                for p in mix):
+            raise FaultlabError(f"workload mix must be a list of [op, weight] pairs, got {mix!r}")
+        d["mix"] = tuple(tuple(pair) for pair in mix)
         return cls(**d)
 
     def validate(self) -> None:
-        if self.clients < 1:
-            raise FaultlabError(f"workload needs at least 1 client, got {self.clients}")
-        if self.timeout_us <= 0 or self.think_us < 0:
-            raise FaultlabError("workload timeout must be positive and think time >= 0")
-        if self.keys < 1:
-            raise FaultlabError(f"workload needs at least 1 key, got {self.keys}")
+        for name, lo, hi in (("clients", 1, MAX_CLIENTS), ("think_us", 0, MAX_US),
+                             ("timeout_us", 1, MAX_US), ("keys", 1, 1_000_000)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise FaultlabError(f"workload {name} must be an integer from {lo} to {hi}, "
+                                    f"got {value!r}")
+        if self.mix and not any(w for _, w in self.mix):
+            raise FaultlabError("workload mix needs at least one op with a positive weight")
+
+
+class OpGenerator:
+    """Makes one run's client operations. A protocol subclasses it; the runner builds one per
+    run from the workload, the protocol config and the run's workload stream, so it may keep
+    state (e.g. the values a compare-and-set may expect)."""
+
+    def __init__(self, workload: Workload, config: dict, rng: random.Random) -> None:
+        self.workload = workload
+        self.config = config
+        self.rng = rng
+
+    def next_op(self, n: int) -> tuple[str, Any]:
+        """The next client op (f, value); `n` counts ops generated so far in this run."""
+        raise NotImplementedError
+
+    def node_for(self, f: str, value: Any, members: tuple[str, ...]) -> str | None:
+        """The member this op must go to, or None for the client's usual node."""
+        return None
+
+    def final_ops(self) -> list[tuple[str, Any]]:
+        """Ops issued after the workload and retried until they succeed (a final read)."""
+        return []

@@ -17,15 +17,7 @@ set checker reports an acknowledged element lost.
 """
 from __future__ import annotations
 
-import random
-
-from faultlab.checkers.set import check_set
-from faultlab.checkers.verdict import Verdict
-from faultlab.histories import History
-from faultlab.protocols.base import Protocol
-from faultlab.sim.kernel import Simulator
-from faultlab.sim.node import Node, Request
-from faultlab.sim.workload import Workload
+from faultlab.sim.node import Node, Request, canonical
 
 
 class PrimaryBackupNode(Node):
@@ -53,7 +45,8 @@ class PrimaryBackupNode(Node):
         return self.ballot[1] == self.ctx.name
 
     def state(self):
-        return (self.ballot, tuple(sorted(self.elements)))
+        return canonical((self.ballot, self.elements, self.last_heard, self.pending,
+                          self.ctx.timers()))
 
     # ---- failure detection and failover ---------------------------------------------------
 
@@ -134,35 +127,3 @@ class PrimaryBackupNode(Node):
             self._answer(req)
         else:
             self.pending[req.id] = (req, set())
-
-
-class PrimaryBackup(Protocol):
-    name = "primary-backup"
-    summary = "write-all primary-backup replicated set with ballot-based failover"
-    node_class = PrimaryBackupNode
-    bugs = {"ack-before-replicate":
-            "the primary acknowledges an add before the backups have it"}
-    checks = {"set": "every acknowledged add is in the final read (Jepsen set checker)",
-              "liveness": "after the heal, client operations succeed again"}
-    roles = ("primary",)
-    default_config = {"nodes": 5, "heartbeat_us": 50_000, "failover_us": 300_000}
-    default_workload = Workload(clients=10, think_us=10_000, timeout_us=400_000, keys=1,
-                                mix=(("add", 49), ("read", 1)))
-
-    def generate_op(self, rng: random.Random, workload: Workload, n: int):
-        mix = dict(workload.mix or self.default_workload.mix)
-        adds, reads = mix.get("add", 0), mix.get("read", 0)
-        if rng.random() * (adds + reads) < adds:
-            return ("add", n)
-        return ("read", None)
-
-    def final_ops(self, config: dict, workload: Workload):
-        return [("read", None)]
-
-    def role_holders(self, sim: Simulator, role: str) -> list[str]:
-        if role != "primary":
-            return []
-        return [n for n in sim.names if sim.nodes[n] is not None and sim.nodes[n].is_primary]
-
-    def check(self, history: History, sim: Simulator, heal_at: int) -> list[Verdict]:
-        return [check_set(history)]

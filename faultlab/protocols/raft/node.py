@@ -13,7 +13,9 @@ and ends up in the log twice applies once. Reads use a read-index round: the lea
 commit index, confirms with a majority that it is still leader, waits until it has applied
 that index and answers from its state machine. Non-leaders redirect to the leader they know.
 
-Planted bugs are marked `# BUG <name>:` beside the line they mutate; all are off by default.
+Planted bugs are marked `# BUG <name>:` beside the line they mutate; all are off by default
+(`protocol.py` lists them). A newly elected leader announces "leader-elected", which the
+nemesis's leader-aimed faults wait for.
 
 Messages are plain tuples:
     ("vote", term, candidate, last_index, last_term)
@@ -29,60 +31,23 @@ index; "snap" -> (index, term, kv_items, session_items).
 """
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from faultlab.checkers.models import KVCas
-from faultlab.checkers.verdict import UNKNOWN, Verdict
-from faultlab.histories import INFO, INVOKE, OK, History
-from faultlab.nemesis.generator import GENERAL_FAMILIES, NemesisConfig
-from faultlab.protocols.base import Protocol
-from faultlab.sim.node import Context, Node, Request
-from faultlab.sim.workload import Workload
-
-if TYPE_CHECKING:
-    from faultlab.sim.kernel import Simulator
+from faultlab.sim.node import Context, Node, Request, canonical
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 
-DEFAULTS: dict[str, Any] = {
-    "nodes": 5,
-    "heartbeat_us": 10_000,
-    "election_min_us": 40_000,
-    "election_max_us": 80_000,
-    "snapshot_every": 10,   # applied entries between snapshots (0: never)
-    "max_batch": 32,        # entries per AppendEntries
-}
-
-BUGS = {
-    "figure8": "commit an entry from an earlier term by counting replicas (Figure 8)",
-    "vote-without-log-check": "grant votes without the up-to-date log check",
-    "no-persist-vote": "reply to RequestVote before votedFor/term are persisted",
-    "stale-leader-read": "the leader answers reads from local state without confirming "
-                         "leadership",
-    "accept-stale-term-reply": "act on vote and append replies from an older term",
-    "unconditional-truncate": "followers truncate the log after prev_index on every "
-                              "AppendEntries, even old reordered ones",
-    "dedup-not-in-snapshot": "the client session table is left out of snapshots",
-    "fixed-election-timeout": "no randomized election timeout (a liveness bug)",
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# The node
-# ---------------------------------------------------------------------------------------------
 
 class RaftNode(Node):
     """One Raft server with its KV state machine."""
 
     def __init__(self, ctx: Context, config: dict, bugs: frozenset[str]) -> None:
         super().__init__(ctx, config, bugs)
-        cfg = {**DEFAULTS, **config}
-        self.heartbeat_us = int(cfg["heartbeat_us"])
-        self.election_min = int(cfg["election_min_us"])
-        self.election_max = int(cfg["election_max_us"])
-        self.snapshot_every = int(cfg["snapshot_every"])
-        self.max_batch = max(1, int(cfg["max_batch"]))
+        self.heartbeat_us = config["heartbeat_us"]
+        self.election_min = config["election_min_us"]
+        self.election_max = config["election_max_us"]
+        self.snapshot_every = config["snapshot_every"]
+        self.max_batch = config["max_batch"]
         self.name = ctx.name
         self.peers = ctx.peers
         self.quorum = len(ctx.nodes) // 2 + 1
@@ -139,8 +104,11 @@ class RaftNode(Node):
         return self.log[i - self.base][0]
 
     def state(self):
-        return (self.role, self.term, self.voted_for, self.leader_id, self.commit,
-                self.applied, self.base, self.last_index(), self.log[-1][0])
+        return canonical((
+            self.role, self.term, self.voted_for, self.leader_id, self.votes, self.answered,
+            self.commit, self.applied, self.base, self.snap, self.log, self.kv, self.sessions,
+            self.next_index, self.match, self.inflight, self.acked, self.round,
+            self.pending, self.pending_ids, self.reads, self.ready_reads, self.ctx.timers()))
 
     def _save_hs(self) -> None:
         self.ctx.disk.put("hs", (self.term, self.voted_for))
@@ -251,7 +219,7 @@ class RaftNode(Node):
     def _become_leader(self) -> None:
         self.role = LEADER
         self.leader_id = self.name
-        self.ctx.count("leader-elected")
+        self.ctx.announce("leader-elected", term=self.term)
         self._note(("leader", self.name, self.term))
         nxt = self.last_index() + 1
         self.next_index = dict.fromkeys(self.peers, nxt)
@@ -711,342 +679,3 @@ class RaftNode(Node):
             self._on_snap_reply(src, *msg[1:])
         elif kind == "fwd":
             self._on_forward(src, msg[1])
-
-
-# ---------------------------------------------------------------------------------------------
-# Invariants, checked after every step
-# ---------------------------------------------------------------------------------------------
-
-class RaftMonitor:
-    """Raft's safety properties (Figure 3 of the paper), checked incrementally.
-
-    Nodes append observations to a journal they share (new log entries, becoming leader,
-    commit advances, applied commands); after every step the monitor drains it and checks
-    only what changed:
-
-    - election-safety: at most one leader per term;
-    - log-matching: an (index, term) pair always names the same command and the same
-      predecessor term, so two logs agreeing on an entry agree on everything before it;
-    - leader-completeness: an entry committed in term T is in the log of every leader of a
-      term after T (checked when a leader is elected and when an entry commits);
-    - state-machine-safety: no two nodes commit or apply different commands at one index,
-      and the same command leaves its key with the same value everywhere.
-
-    On a violation the callable's `__name__` is set to the property's name, so the kernel's
-    violation text starts with it.
-    """
-
-    def __init__(self) -> None:
-        self.__name__ = "raft-safety"
-        self.leaders: dict[int, str] = {}          # term -> leader
-        self.entries: dict[tuple, tuple] = {}      # (index, term) -> (prev term, command)
-        self.committed: dict[int, list] = {}       # index -> [entry term, earliest term known]
-        self.applied: dict[int, tuple] = {}        # index -> (node, command, value after)
-        self.journal: list = []  # what adopted nodes observed since the last step
-        self._boots = -1         # sim.boots when nodes were last adopted
-
-    def __call__(self, sim: Simulator) -> str | None:
-        if sim.boots != self._boots:  # a node (re)booted: register the log it recovered
-            self._boots = sim.boots
-            for name, node in sim.nodes.items():
-                if node is not None and node.journal is None:
-                    node.journal = self.journal
-                    problem = self._adopt(name, node)
-                    if problem:
-                        return problem
-        journal = self.journal
-        if journal:
-            problem = self._drain(sim, journal)
-            journal.clear()  # in place: every adopted node holds this list
-            return problem
-        return None
-
-    def _fail(self, prop: str, problem: str) -> str:
-        self.__name__ = prop
-        return problem
-
-    def _adopt(self, name: str, node: RaftNode) -> str | None:
-        """A node (re)booted: register the log it recovered."""
-        base, log = node.base, node.log
-        for k in range(1, len(log)):
-            problem = self._entry(name, base + k, log[k][0], log[k - 1][0], log[k][1])
-            if problem:
-                return problem
-        return None
-
-    def _entry(self, name: str, i: int, t: int, prev_t: int, cmd) -> str | None:
-        seen = self.entries.get((i, t))
-        if seen is None:
-            self.entries[(i, t)] = (prev_t, cmd)
-        elif seen != (prev_t, cmd):
-            return self._fail("log-matching",
-                              f"{name} holds entry {i} of term {t} as {cmd!r} after term "
-                              f"{prev_t}, but another log has it as {seen[1]!r} after term "
-                              f"{seen[0]}")
-        return None
-
-    def _drain(self, sim: Simulator, events: list) -> str | None:
-        for ev in events:
-            kind, name = ev[0], ev[1]
-            if kind == "entry":
-                problem = self._entry(name, ev[2], ev[3], ev[4], ev[5])
-            elif kind == "commit":
-                problem = self._commit(sim, name, ev[2], ev[3], ev[4])
-            elif kind == "apply":
-                problem = self._apply(name, ev[2], ev[3], ev[4])
-            elif kind == "counted":
-                problem = self._counted(sim, name, ev[2], ev[3], ev[4])
-            else:  # leader
-                problem = self._leader(name, sim.nodes[name], ev[2])
-            if problem:
-                return problem
-        return None
-
-    def _leader(self, name: str, node: RaftNode, term: int) -> str | None:
-        other = self.leaders.setdefault(term, name)
-        if other != name:
-            return self._fail("election-safety", f"{other} and {name} are both leader of "
-                                                 f"term {term}")
-        missing = self._missing(node, term)
-        if missing:
-            return self._fail("leader-completeness",
-                              f"{name} became leader of term {term} without entry {missing[0]}"
-                              f" (term {missing[1]}), committed in term {missing[2]}")
-        return None
-
-    def _missing(self, node: RaftNode, term: int):
-        """The first committed entry (index, term, commit term) a leader of `term` lacks."""
-        base, last, log = node.base, node.last_index(), node.log
-        for i in sorted(self.committed):
-            t, tc = self.committed[i]
-            if tc >= term or i <= base:
-                continue
-            if i > last or log[i - base][0] != t:
-                return (i, t, tc)
-        return None
-
-    def _commit(self, sim: Simulator, name: str, i: int, t: int, tc: int) -> str | None:
-        known = self.committed.get(i)
-        if known is None:
-            self.committed[i] = [t, tc]
-        else:
-            if known[0] != t:
-                return self._fail("state-machine-safety",
-                                  f"{name} committed entry {i} of term {t}, but the entry of "
-                                  f"term {known[0]} was committed there before")
-            if tc < known[1]:
-                known[1] = tc
-            tc = known[1]
-        for other, node in sim.nodes.items():
-            if node is None or node.role != LEADER or node.term <= tc:
-                continue
-            if i > node.base and (i > node.last_index() or node.term_at(i) != t):
-                return self._fail("leader-completeness",
-                                  f"entry {i} (term {t}) was committed in term {tc}, but "
-                                  f"{other}, leader of term {node.term}, does not hold it")
-        return None
-
-    def _counted(self, sim: Simulator, name: str, i: int, t: int, term: int) -> str | None:
-        """A leader committed up to entry i (term t) by counting: a majority must hold it,
-        in memory or, for a crashed node, on disk."""
-        holders = []
-        for other in sim.names:
-            node = sim.nodes[other]
-            if node is not None:
-                has = i <= node.base or (i <= node.last_index() and node.term_at(i) == t)
-            else:
-                disk = sim.disks[other]
-                snap = disk.get("snap")
-                if snap is not None and i <= snap[0]:
-                    has = True
-                else:
-                    e = disk.get(f"e{i}") if i <= disk.get("last", 0) else None
-                    has = e is not None and e[0] == t
-            if has:
-                holders.append(other)
-        if len(holders) * 2 <= len(sim.names):
-            return self._fail("leader-completeness",
-                              f"{name}, leader of term {term}, committed entry {i} (term {t}) "
-                              f"but only {', '.join(holders)} hold it, not a majority: a "
-                              "later leader can lack it")
-        return None
-
-    def _apply(self, name: str, i: int, cmd, value) -> str | None:
-        seen = self.applied.get(i)
-        if seen is None:
-            self.applied[i] = (name, cmd, value)
-            return None
-        if seen[1] != cmd:
-            return self._fail("state-machine-safety",
-                              f"{name} applied {_show(cmd)} at index {i}, but {seen[0]} "
-                              f"applied {_show(seen[1])} there")
-        if seen[2] != value:
-            return self._fail("state-machine-safety",
-                              f"applying {_show(cmd)} at index {i} left key {cmd[3]!r} = "
-                              f"{value!r} on {name} but {seen[2]!r} on {seen[0]}")
-        return None
-
-
-def _show(cmd) -> str:
-    if cmd is None:
-        return "no-op"
-    client, seq, f, key, arg = cmd
-    return f"{f} {key!r} {arg!r} ({client} #{seq})"
-
-
-# ---------------------------------------------------------------------------------------------
-# History checks
-# ---------------------------------------------------------------------------------------------
-
-def check_lost_writes(history: History, heal_at: int) -> Verdict:
-    """Every acknowledged append is in the last read of its key after the heal, unless a
-    put or cas that may follow it could have overwritten it."""
-    invokes: dict = {}
-    ops = []  # (f, key, value, invoke time, complete time or None, type)
-    for op in history:
-        if op.type == INVOKE:
-            invokes[op.process] = op
-            continue
-        inv = invokes.pop(op.process, None)
-        if inv is None:
-            continue
-        ops.append((inv, op))
-    for inv in invokes.values():
-        ops.append((inv, None))
-    final: dict = {}
-    for inv, comp in ops:
-        if inv.f == "get" and comp is not None and comp.type == OK and inv.time >= heal_at:
-            key, value = comp.value
-            if key not in final or final[key][0].time < inv.time:
-                final[key] = (inv, value or "")
-    if not final:
-        return Verdict("no-lost-writes", UNKNOWN, "no read succeeded after the heal")
-    # key -> latest completion of a put or cas that did not fail (inf: never completed);
-    # an append invoked before that may have been overwritten legitimately.
-    last_write: dict = {}
-    for w, c in ops:
-        if w.f in ("put", "cas") and (c is None or c.type != "fail"):
-            t = float("inf") if c is None or c.type == INFO else c.time
-            if t > last_write.get(w.value[0], -1):
-                last_write[w.value[0]] = t
-    lost = []
-    acked = 0
-    for inv, comp in ops:
-        if inv.f != "append" or comp is None or comp.type != OK:
-            continue
-        key, token = inv.value
-        if key not in final:
-            continue
-        acked += 1
-        read_inv, value = final[key]
-        if comp.time > read_inv.time or token.rstrip(",") in value.split(","):
-            continue
-        if last_write.get(key, -1) < inv.time:
-            lost.append({"key": key, "value": inv.value[1], "invoke_index": inv.index,
-                         "ok_index": comp.index, "final_read_index": read_inv.index})
-    if lost:
-        first = lost[0]
-        return Verdict("no-lost-writes", False,
-                       f"{len(lost)} acknowledged append(s) missing from the final reads, e.g. "
-                       f"append {first['value']!r} to key {first['key']!r} (op "
-                       f"{first['ok_index']}) is not in the read of op "
-                       f"{first['final_read_index']}", {"lost": lost},
-                       witness=lost[:10])
-    return Verdict("no-lost-writes", True,
-                   f"all {acked} acknowledged appends are in the final reads")
-
-
-# ---------------------------------------------------------------------------------------------
-# The protocol
-# ---------------------------------------------------------------------------------------------
-
-class Raft(Protocol):
-    name = "raft"
-    summary = ("Raft consensus (elections, log replication, persistence, snapshots) with a "
-               "linearizable KV store and client sessions on top")
-    node_class = RaftNode
-    bugs = BUGS
-    checks = {
-        "election-safety": "invariant: at most one leader per term",
-        "log-matching": "invariant: logs with an entry of the same index and term are "
-                        "identical up to it",
-        "leader-completeness": "invariant: a committed entry is in every later leader's log",
-        "state-machine-safety": "invariant: no two nodes apply different commands (or reach "
-                                "different values) at one index",
-        "linearizable": "history: the KV history is linearizable per key (get/put/append/cas)",
-        "no-lost-writes": "history: every acknowledged append is in the final read",
-    }
-    roles = ("leader", "followers")
-    default_config = dict(DEFAULTS)
-    default_workload = Workload(clients=10, think_us=10_000, timeout_us=500_000, keys=3,
-                                mix=(("get", 40), ("put", 10), ("append", 40), ("cas", 10)))
-    # Every general family plus the brief ones that hit elections and persistence (leader
-    # churn, flicker, leader flap, whole-cluster crash, leader snipes and storms). Crashes are
-    # weighted double and storms eight times (a quarter of the draws; measured: Figure 8 found
-    # twice as often as with four, other bugs as often): the forgotten-vote bug needs a crash
-    # inside an election, Figure 8 and stale replies a quick succession of leaders.
-    default_nemesis = NemesisConfig(families=(
-        *GENERAL_FAMILIES, "leader-churn", "leader-churn", "flicker", "leader-flap",
-        "crash-cluster", "crash-cluster", "leader-snipe", *("leader-storm",) * 8))
-    lin_time_limit_s = 5.0  # seconds; a harder history is reported as "unknown"
-
-    def __init__(self) -> None:
-        # per key, the last values the workload expects (an instance serves one run)
-        self._recent: dict[int, list[str]] = {}
-
-    def generate_op(self, rng: random.Random, workload: Workload, n: int):
-        mix = workload.mix or self.default_workload.mix
-        total = sum(w for _, w in mix)
-        r = rng.randrange(total)
-        f = mix[-1][0]
-        for name, w in mix:
-            if r < w:
-                f = name
-                break
-            r -= w
-        key = rng.randrange(workload.keys)
-        if f == "get":
-            return "get", [key, None]
-        # Every written value is a unique token, so a read's value shows which writes it saw
-        # (the checker's derived orders). A cas compares against the value the key would have
-        # if the ops applied in the order generated (a third of the time an older such value),
-        # so it often succeeds. The draws from `rng` are the same as when values came from a
-        # set of three, which keeps each seed's schedule of operations.
-        recent = self._recent.setdefault(key, [""])
-        if f == "put":
-            rng.randrange(3)
-            op = "put", [key, f"p{n},"]
-            recent.append(f"p{n},")
-        elif f == "append":
-            op = "append", [key, f"{n},"]
-            recent.append(recent[-1] + f"{n},")
-        elif f == "cas":
-            fresh, back = rng.randrange(3), rng.randrange(3)
-            old = recent[-1] if fresh else recent[max(0, len(recent) - 2 - back)]
-            op = "cas", [key, [old, f"c{n},"]]
-            recent.append(f"c{n},")
-        else:
-            raise ValueError(f"raft has no client operation {f!r}")
-        del recent[:-4]
-        return op
-
-    def final_ops(self, config: dict, workload: Workload):
-        return [("get", [k, None]) for k in range(workload.keys)]
-
-    def role_holders(self, sim: Simulator, role: str) -> list[str]:
-        leaders = sorted((node.term, name) for name, node in sim.nodes.items()
-                         if node is not None and node.role == LEADER)
-        leader = leaders[-1][1] if leaders else None
-        if role == "leader":
-            return [leader] if leader else []
-        if role == "followers":
-            return [n for n in sim.names if sim.nodes[n] is not None and n != leader]
-        return []
-
-    def invariants(self, config: dict):
-        return [RaftMonitor()]
-
-    def check(self, history: History, sim: Simulator, heal_at: int) -> list[Verdict]:
-        from faultlab.checkers.linearizability import check_linearizable
-        lin = check_linearizable(history, KVCas(), time_limit=self.lin_time_limit_s, jobs=1)
-        return [lin, check_lost_writes(history, heal_at)]
