@@ -5,6 +5,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from faultlab.campaign.campaign import run_campaign
 from faultlab.campaign.runner import run
@@ -12,34 +15,55 @@ from faultlab.campaign.spec import RunSpec
 from faultlab.histories.jsonl import dumps_history
 
 SPEC = RunSpec("primary-backup", seed=7, bugs=("ack-before-replicate",), heal_at_us=1_500_000)
+TESTS = Path(__file__).resolve().parent
 
 _CHILD = """
 import hashlib, json, sys
+sys.path.insert(0, sys.argv[2])
+from roster import Roster
 from faultlab.campaign.runner import run
 from faultlab.campaign.spec import RunSpec
 from faultlab.histories.jsonl import dumps_history
+from faultlab.protocols import PROTOCOLS
+PROTOCOLS["roster"] = Roster
 r = run(RunSpec.from_dict(json.loads(sys.argv[1])))
 print(json.dumps({"fingerprint": r.fingerprint,
                   "history": hashlib.sha256(dumps_history(r.history)).hexdigest(),
-                  "verdicts": [[v.name, v.valid] for v in r.verdicts]}))
+                  "verdicts": [[v.name, v.valid] for v in r.verdicts],
+                  "faults": [[f.time, f.phase, list(f.nodes)] for f in r.fault_log],
+                  "announcements": len(r.announcements)}))
 """
 
 
 def _in_subprocess(spec: RunSpec, hashseed: str) -> dict:
     env = dict(os.environ, PYTHONHASHSEED=hashseed)
-    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(spec.to_dict())], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(spec.to_dict()),
+                          str(TESTS)], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
-def test_same_spec_same_fingerprint_across_processes_and_hash_seeds():
-    a = _in_subprocess(SPEC, "0")
-    b = _in_subprocess(SPEC, "1")
+@pytest.mark.parametrize("spec", [
+    SPEC,
+    RunSpec("raft", seed=1, bugs=("figure8",)),  # leader storms: faults set off by triggers
+    RunSpec("roster", seed=4),                   # joins, leaves and failures; an exempt node
+], ids=["primary-backup", "raft-triggers", "roster-membership"])
+def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkeypatch):
+    from roster import Roster
+
+    from faultlab.protocols import PROTOCOLS
+    monkeypatch.setitem(PROTOCOLS, "roster", Roster)
+    a = _in_subprocess(spec, "0")
+    b = _in_subprocess(spec, "1")
     assert a == b
-    here = run(SPEC)
+    here = run(spec)
     assert here.fingerprint == a["fingerprint"]
     import hashlib
     assert hashlib.sha256(dumps_history(here.history)).hexdigest() == a["history"]
+    if spec.protocol == "raft":
+        assert any(f.trigger for f in here.spec.schedule.faults) and a["announcements"]
+    if spec.protocol == "roster":
+        kinds = {f.kind for f in here.spec.schedule.faults}
+        assert kinds & {"join", "leave", "fail"}, kinds
 
 
 def test_different_seeds_give_different_fingerprints():

@@ -41,11 +41,7 @@ def faults_near(log, at: int | None) -> list:
 
 def describe_op(history: History, index: int) -> str:
     """One line for an op and its completion: what, by whom, where, when, and how it ended."""
-    op = history[index]
-    if op.type != "invoke":
-        inv = _invocation(history, index)
-        if inv is not None:
-            op = inv
+    op = history[_invocation_index(history, index)]
     line = (f"op {op.index}: {op.f} {op.value!r} by process {op.process}"
             f"{f' on {op.node}' if op.node else ''}, invoked at {_seconds(op.time).strip()}")
     done = _completion(history, op)
@@ -80,11 +76,12 @@ def account(result: RunResult) -> list[str]:
 
 def _verdict_lines(verdict: Verdict, history: History) -> list[str]:
     lines = [f"check {verdict.name!r} failed: {verdict.explanation}"]
-    for i in verdict.ops[:OPS_SHOWN]:
-        if 0 <= i < len(history):
-            lines.append("  " + describe_op(history, i))
-    if len(verdict.ops) > OPS_SHOWN:
-        lines.append(f"  ... and {len(verdict.ops) - OPS_SHOWN} more ops")
+    invocations = list(dict.fromkeys(_invocation_index(history, i) for i in verdict.ops
+                                     if 0 <= i < len(history)))
+    for i in invocations[:OPS_SHOWN]:
+        lines.append("  " + describe_op(history, i))
+    if len(invocations) > OPS_SHOWN:
+        lines.append(f"  ... and {len(invocations) - OPS_SHOWN} more ops")
     trace = verdict.anomalies.get("traceback") if isinstance(verdict.anomalies, dict) else None
     if trace:
         lines.extend("  " + ln for ln in trace.rstrip().splitlines()[-6:])
@@ -95,12 +92,15 @@ def _data(data: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(data.items()))
 
 
-def _invocation(history: History, index: int) -> Op | None:
+def _invocation_index(history: History, index: int) -> int:
+    """The index of the invocation an op completes (the op's own for an invocation)."""
+    if history[index].type == "invoke":
+        return index
     process = history[index].process
     for op in reversed(history.ops[:index]):
         if op.process == process:
-            return op if op.type == "invoke" else None
-    return None
+            return op.index if op.type == "invoke" else index
+    return index
 
 
 def _completion(history: History, invoke: Op) -> Op | None:

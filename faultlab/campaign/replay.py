@@ -7,8 +7,8 @@ import attrs
 
 from faultlab.campaign.runner import RunResult, run
 from faultlab.campaign.spec import RunSpec
-from faultlab.histories.bundle import Bundle, load_bundle
 from faultlab.errors import FaultlabError
+from faultlab.histories.bundle import Bundle, load_bundle
 from faultlab.histories.errors import BundleError
 
 

@@ -25,7 +25,8 @@ class ShrinkResult:
     original: RunResult
     result: RunResult   # the smallest failing run found
     attempts: int
-    interrupted: bool = False  # stopped early (Ctrl-C, SIGTERM): `result` is the best so far
+    # what stopped it early (Ctrl-C, SIGTERM), if anything: `result` is then the best so far
+    interrupted: KeyboardInterrupt | None = None
 
     @property
     def spec(self) -> RunSpec:
@@ -69,8 +70,8 @@ def shrink(spec: RunSpec, checks: tuple[str, ...] | None = None, *, max_attempts
         _fewer_clients(attempt, lambda: best.spec)
         _earlier_heal(attempt, lambda: best)
         _shorter_faults(attempt, lambda: best.spec)
-    except KeyboardInterrupt:
-        return ShrinkResult(original, best, attempts, interrupted=True)
+    except KeyboardInterrupt as stop:
+        return ShrinkResult(original, best, attempts, interrupted=stop)
     return ShrinkResult(original, best, attempts)
 
 

@@ -27,7 +27,7 @@ def open_run_dir(protocol: str, command: str, out: str | Path | None = None,
     if out is not None:
         path = Path(out)
     else:
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
         path = root / protocol / stamp
         n = 1
         while path.exists():  # two campaigns in one second

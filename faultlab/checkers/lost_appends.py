@@ -73,8 +73,9 @@ def check_lost_appends(history: History, heal_at: int, *, append: str = "append"
     inv, comp, read_inv, read_comp = lost[0]
     items = [{"key": i.value[0], "value": i.value[1], "invoke_index": i.index,
               "ok_index": c.index, "final_read_index": r.index} for i, c, r, _ in lost]
-    ops = sorted({i for it in items[:_SHOWN]
-                  for i in (it["invoke_index"], it["ok_index"], it["final_read_index"])})
+    # the final reads first, then the appends they lack
+    ops = [*dict.fromkeys(it["final_read_index"] for it in items),
+           *(it["invoke_index"] for it in items[:_SHOWN])]
     return Verdict(name, False,
                    f"{len(lost)} acknowledged append(s) missing from the final reads, e.g. "
                    f"{append} {inv.value[1]!r} to key {inv.value[0]!r} (acknowledged by op "

@@ -40,9 +40,11 @@ def _on_sigterm(signum, frame):
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: maps bad input to a one-line error and exit code 3, and an
     interrupt to a clean stop."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        code = cli.main(args=argv, prog_name="faultlab", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="faultlab", standalone_mode=False,
+                        obj={"argv": argv})
     except (KeyboardInterrupt, click.exceptions.Abort) as e:
         terminated = isinstance(e, _Terminated) or isinstance(e.__context__, _Terminated)
         click.echo("terminated" if terminated else "interrupted", err=True)

@@ -40,7 +40,8 @@ def run_cmd(protocol, bugs, config_items, faults, no_swarm, heal_at, runs, first
     spec = build_spec(protocol, bugs, config_items, faults, no_swarm, heal_at)
     jobs = min(jobs or os.cpu_count() or 1, runs)
     executor = dask_executor(scheduler) if scheduler is not None else None
-    command = shlex.join(["faultlab", *sys.argv[1:]])
+    root = click.get_current_context().find_root()
+    command = shlex.join(["faultlab", *((root.obj or {}).get("argv") or sys.argv[1:])])
     run_dir = open_run_dir(protocol, command, out)
 
     label = protocol + (f" +{','.join(sorted(bugs))}" if bugs else "")

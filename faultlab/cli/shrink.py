@@ -52,7 +52,8 @@ def shrink_cmd(bundle, out, max_attempts):
         result = shrink(spec, saved.failing_checks or None, max_attempts=max_attempts,
                         on_attempt=on_attempt, original=first)
     before, after = result.original, result.result
-    title = f"shrunk in {result.attempts} replays" + (" (interrupted)" if result.interrupted
+    title = f"shrunk in {result.attempts} replays" + (" (interrupted)"
+                                                      if result.interrupted is not None
                                                       else "")
     table = Table(title=title, header_style="bold")
     for col in ("", "faults", "clients", "ops", "heal at", "failing checks"):
@@ -70,8 +71,8 @@ def shrink_cmd(bundle, out, max_attempts):
         raise FaultlabError(f"cannot save {path}: {e.strerror or e}") from None
     console.print(f"saved {path}\nreplay it with:\n  [bold]faultlab replay "
                   f"{shlex.quote(str(path))}[/]")
-    if result.interrupted:  # the user stopped it: say so the usual way, after saving
-        raise KeyboardInterrupt
+    if result.interrupted is not None:  # stopped: end the usual way, now that it is saved
+        raise result.interrupted
     return EXIT_FAILED
 
 

@@ -1,6 +1,6 @@
 """Plain-data histories: ops, histories, file formats and repro bundles. No simulator imports."""
-from faultlab.histories.bundle import Bundle, load_bundle, write_atomic, write_bundle
 from faultlab.errors import FaultlabError
+from faultlab.histories.bundle import Bundle, load_bundle, write_atomic, write_bundle
 from faultlab.histories.errors import BundleError, HistoryError
 from faultlab.histories.history import History, Operation
 from faultlab.histories.jsonl import read_jsonl, write_jsonl

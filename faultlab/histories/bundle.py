@@ -17,7 +17,7 @@ from faultlab.histories.errors import BundleError, HistoryError
 from faultlab.histories.history import History
 from faultlab.histories.jsonl import op_from_dict
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: faults carry triggers instead of on_election params
 
 
 @attrs.frozen

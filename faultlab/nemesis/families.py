@@ -37,8 +37,9 @@ LEADER_ELECTED = "leader-elected"  # the event leader-aimed families wait for
 class ChurnLimits:
     """What membership changes a protocol survives; the generator never goes past them.
 
-    `min_members`: never fewer members. `max_joining` / `max_leaving`: joins and leaves in
-    progress at once (a join lasts `join_us`, a leave hands over for `handoff_us`).
+    `min_members`: never fewer members (exempt nodes not counted). `max_joining` and
+    `max_leaving`: joins and leaves in progress at once (a join lasts `join_us`, a leave
+    hands over for `handoff_us`).
     `may_remove(members, node)`: the protocol's own precondition for `node` leaving or
     failing (e.g. Chord's "never fail a node's last live successor"); None allows any.
     """
@@ -123,7 +124,7 @@ class Draw:
     def removable(self) -> list[str]:
         """Members that may leave or fail now without breaking the churn limits."""
         churn = self.churn
-        if churn is None or len(self.members) <= churn.min_members:
+        if churn is None or len(self.nodes) <= churn.min_members:
             return []
         members = frozenset(self.members)
         return [n for n in self.nodes

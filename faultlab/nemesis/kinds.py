@@ -16,8 +16,8 @@ import attrs
 from faultlab.errors import FaultlabError
 
 if TYPE_CHECKING:
-    from faultlab.nemesis.inject import Nemesis
     from faultlab.nemesis.faults import Fault
+    from faultlab.nemesis.inject import Nemesis
 
 HOUR_US = 3_600_000_000
 

@@ -3,9 +3,11 @@
 Each client thread runs one single-threaded process at a time. An op ends in ok or fail when
 a node answers, or in info when it times out; after info the process retires and a fresh
 process takes the thread, numbered as Jepsen does (p, then p + threads). Clients send only to
-current members: a thread keeps its node while ops succeed and moves to the next member
-otherwise. After the workload phase, a final thread issues the protocol's final operations
-(e.g. the set's final read), retrying until each succeeds or the deadline passes.
+current members, never to exempt nodes (infrastructure such as a storage node) unless the op
+generator routes an op there: a thread keeps its node while ops succeed, moves to the next
+member otherwise, and when the membership changes the threads spread over the new members.
+After the workload phase, a final thread issues the protocol's final operations (e.g. the
+set's final read), retrying until each succeeds or the deadline passes.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ _FINAL_RETRY_US = 50_000  # pause between attempts of a final operation
 
 
 class _Thread:
-    __slots__ = ("index", "process", "node", "req", "hops")
+    __slots__ = ("index", "process", "node", "req", "hops", "membership")
 
     def __init__(self, index: int, node: str):
         self.index = index
@@ -29,6 +31,7 @@ class _Thread:
         self.node = node        # where this thread sends its next operation
         self.req: Request | None = None
         self.hops = 0
+        self.membership = 0     # the kernel's membership changes when `node` was chosen
 
 
 class Clients:
@@ -45,7 +48,7 @@ class Clients:
         self.next_req = 0
         self.op_count = 0
         self.open: dict[int, _Thread] = {}  # request id -> thread waiting for it
-        members = sim.member_list() or sim.names
+        members = self._targets() or sim.names
         self.threads = [_Thread(i, members[i % len(members)]) for i in range(workload.clients)]
         self.final = _Thread(workload.clients, members[0])
         self.workload_end = 0
@@ -78,9 +81,14 @@ class Clients:
         ops.append(Op(index=len(ops), type=type, process=thread.process, f=f, value=value,
                       time=self.sim.time, node=thread.node, error=error))
 
+    def _targets(self) -> tuple[str, ...]:
+        """The nodes clients may pick: current members that are not exempt."""
+        exempt = self.sim.net.exempt
+        return tuple(n for n in self.sim.member_list() if n not in exempt)
+
     def _next_member(self, node: str) -> str:
         """The member after `node` in name order (any member if `node` is not one)."""
-        members = self.sim.member_list() or self.sim.names
+        members = self._targets() or self.sim.names
         names = self.sim.names
         i = names.index(node)
         for k in range(1, len(names) + 1):
@@ -109,12 +117,14 @@ class Clients:
         self._invoke(thread, f, value)
 
     def _invoke(self, thread: _Thread, f: str, value) -> None:
-        members = self.sim.member_list()
-        chosen = self.ops.node_for(f, value, members)
+        chosen = self.ops.node_for(f, value, self.sim.member_list())
         if chosen is not None:
             thread.node = chosen
-        elif thread.node not in self.sim.members and members:
-            thread.node = self._next_member(thread.node)
+        elif thread.membership != self.sim.membership_changes:
+            members = self._targets()
+            if members:
+                thread.node = members[thread.index % len(members)]
+            thread.membership = self.sim.membership_changes
         self.next_req += 1
         req = Request(self.next_req, thread.process, f, value, f"client-{thread.process}")
         thread.req = req
@@ -161,7 +171,7 @@ class Clients:
         thread = self.open.get(req.id)
         if thread is None:
             return
-        thread.node = hint if hint in self.sim.members else self._next_member(node)
+        thread.node = hint if hint in self._targets() else self._next_member(node)
         thread.hops += 1
         self.sim.at(self.sim.time + _RETRY_US * min(thread.hops, 10), f"resend {req.id}",
                     self._resend, req)

@@ -81,6 +81,7 @@ class Simulator:
         self.members: set[str] = set(self.names if members is None else members)
         self.leaving: set[str] = set()  # left the membership, still handing over
         self.gone: set[str] = set()     # left or failed: never runs again
+        self.membership_changes = 0     # joins, leaves and failures so far
         self.up: set[str] = set()
         self.boots = 0  # node starts and restarts so far (invariants adopt new nodes)
         self.paused: set[str] = set()
@@ -313,6 +314,7 @@ class Simulator:
         if name in self.members or name in self.leaving or name in self.gone:
             return False
         self.members.add(name)
+        self.membership_changes += 1
         node = self._create(name, recovering=False)
         if not self.stopped:
             node.on_join(contact)
@@ -325,6 +327,7 @@ class Simulator:
         if name not in self.members:
             return False
         self.members.discard(name)
+        self.membership_changes += 1
         node = self.nodes[name]
         if node is None:
             self.gone.add(name)
@@ -341,6 +344,8 @@ class Simulator:
         if name in self.gone:
             return
         self.crash(name)
+        if name in self.members:
+            self.membership_changes += 1
         self.members.discard(name)
         self.leaving.discard(name)
         self.gone.add(name)
