@@ -13,7 +13,7 @@ import random
 
 import z3
 
-from faultlab.checkers.models import FAIL, INFO, OK, UNKNOWN, Call, Model
+from faultlab.checkers.models import FAIL, INFO, OK, UNSEEN, Call, Model
 from faultlab.histories.op import Op
 
 
@@ -26,11 +26,11 @@ def paired(history) -> list[tuple[Call, int, float]]:
             continue
         start, inv = open_ops.pop(op.process)
         if op.type == INFO:
-            out.append((Call(inv.f, inv.value, UNKNOWN, INFO), start, float("inf")))
+            out.append((Call(inv.f, inv.value, UNSEEN, INFO), start, float("inf")))
         else:
             out.append((Call(inv.f, inv.value, op.value, op.type), start, pos))
     for start, inv in open_ops.values():
-        out.append((Call(inv.f, inv.value, UNKNOWN, INFO), start, float("inf")))
+        out.append((Call(inv.f, inv.value, UNSEEN, INFO), start, float("inf")))
     return out
 
 

@@ -29,10 +29,9 @@ from typing import Any
 
 import attrs
 
-from faultlab.checkers.models import REJECT, UNKNOWN, Call, Model, get_model
+from faultlab.checkers.models import REJECT, UNSEEN, Call, Model, get_model
 from faultlab.checkers.orders import derive_orders
-from faultlab.checkers.verdict import UNKNOWN as VERDICT_UNKNOWN
-from faultlab.checkers.verdict import Verdict
+from faultlab.checkers.verdict import UNKNOWN, Verdict
 from faultlab.histories.errors import HistoryError
 from faultlab.histories.op import FAIL, INFO, INVOKE, OK, Op
 
@@ -64,7 +63,7 @@ class Entry:
         op = self.op
         return {"index": op.index, "process": op.process, "f": self.call.f,
                 "value": _jsonable(self.call.value),
-                "output": None if self.call.output is UNKNOWN else _jsonable(self.call.output),
+                "output": None if self.call.output is UNSEEN else _jsonable(self.call.output),
                 "type": self.call.type, "invoke": self.invoke, "complete": self.complete,
                 "text": model.describe_call(self.call)}
 
@@ -107,11 +106,11 @@ def entries_from_history(history: Iterable[Op]) -> list[Entry]:
         elif op.type == FAIL:
             entries.append(Entry(Call(inv.f, inv.value, op.value, FAIL), start, pos, inv))
         elif op.type == INFO:
-            entries.append(Entry(Call(inv.f, inv.value, UNKNOWN, INFO), start, None, inv))
+            entries.append(Entry(Call(inv.f, inv.value, UNSEEN, INFO), start, None, inv))
         else:
             raise HistoryError(f"op {op.index}: unknown type {op.type!r}")
     for start, inv in open_ops.values():
-        entries.append(Entry(Call(inv.f, inv.value, UNKNOWN, INFO), start, None, inv))
+        entries.append(Entry(Call(inv.f, inv.value, UNSEEN, INFO), start, None, inv))
     entries.sort(key=lambda e: e.invoke)
     return entries
 
@@ -308,7 +307,7 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                 stack.append((nlin, nlinr, iter(branches)))
                 path.append([i, *closed])
     except _Budget as budget:
-        result.valid = VERDICT_UNKNOWN
+        result.valid = UNKNOWN
         result.exhausted = budget.args[0]
     result.steps, result.configurations = steps, nodes
     if result.valid is True:
@@ -505,7 +504,7 @@ def _key(k: Any) -> Any:
 def _verdict(model: Model, parts: list, results: list[PartitionResult],
              seconds: float) -> Verdict:
     failed = [r for r in results if r.valid is False]
-    undecided = [r for r in results if r.valid == VERDICT_UNKNOWN]
+    undecided = [r for r in results if r.valid == UNKNOWN]
     checked = {r.position for r in results}
     unchecked = [k for pos, (k, _) in enumerate(parts) if pos not in checked]
     stats = {"partitions": len(parts), "operations": sum(len(p) for _, p in parts),
@@ -528,7 +527,7 @@ def _verdict(model: Model, parts: list, results: list[PartitionResult],
                            f"operations, {op['text'] if op else 'no operation'} cannot be "
                            "linearized")
     elif undecided:
-        valid = VERDICT_UNKNOWN
+        valid = UNKNOWN
         explanation = (f"unknown: the time limit ran out with {len(undecided)} of "
                        f"{len(parts)} partitions undecided")
     else:

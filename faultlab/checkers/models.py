@@ -35,11 +35,12 @@ class _Sentinel:
 
 
 def _sentinel(name: str) -> _Sentinel:
-    return {"UNKNOWN": UNKNOWN, "REJECT": REJECT}[name]
+    return {"UNSEEN": UNSEEN, "REJECT": REJECT}[name]
 
 
-UNKNOWN = _Sentinel("UNKNOWN")
-"""The output of an operation whose completion is unknown (Jepsen `info`)."""
+UNSEEN = _Sentinel("UNSEEN")
+"""The output of an operation whose completion nobody saw (Jepsen `info`): not to be
+confused with an "unknown" verdict, which is a checker running out of budget."""
 REJECT = _Sentinel("REJECT")
 """Returned by a compiled transition when the call is illegal in the state."""
 
@@ -48,7 +49,7 @@ REJECT = _Sentinel("REJECT")
 class Call:
     """One operation as the model sees it: f, the invoked value, and the observed output.
 
-    `type` is ok, fail or info; an info call's output is UNKNOWN and the model must accept any
+    `type` is ok, fail or info; an info call's output is UNSEEN and the model must accept any
     output while still applying the call's effect.
     """
 

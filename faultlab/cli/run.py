@@ -53,7 +53,6 @@ def run_cmd(protocol, bugs, config_items, faults, no_swarm, heal_at, runs, first
         task = progress.add_task(label, total=runs, failed=0)
 
         def on_result(r):
-            done.append(r)
             if r.failed:
                 try:
                     saved[r.seed] = save_bundle(r.bundle, run_dir)
@@ -61,6 +60,7 @@ def run_cmd(protocol, bugs, config_items, faults, no_swarm, heal_at, runs, first
                     raise FaultlabError(f"cannot save the bundle of seed {r.seed} in "
                                         f"{run_dir}: {e.strerror or e}; {len(saved)} bundles "
                                         "saved before it") from None
+            done.append(r)  # after its bundle: the summary never names a bundle not saved
             progress.update(task, advance=1, failed=len(saved))
 
         try:
