@@ -277,3 +277,28 @@ def test_unreachable_scheduler_is_a_one_line_error(capsys):
     code, _, err = cli("run", "primary-backup", "--runs", "1",
                        "--scheduler", "tcp://127.0.0.1:9", capsys=capsys)
     assert code == 3 and "dask" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_full_disk_while_saving_is_one_line_and_keeps_what_was_saved(tmp_path, capsys,
+                                                                       monkeypatch):
+    import errno
+
+    from faultlab.histories import bundle as bundle_module
+
+    real = bundle_module.write_atomic
+    written = []
+
+    def fill_up(path, data):  # room for one bundle (and the small files)
+        if path.name.startswith("primary-backup"):
+            if written:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written.append(path)
+        real(path, data)
+
+    monkeypatch.setattr(bundle_module, "write_atomic", fill_up)
+    code, out, err = cli("run", "primary-backup", "--bug", "ack-before-replicate", "--runs",
+                         "12", "--jobs", "1", "--out", str(tmp_path), capsys=capsys)
+    assert code == 3 and "No space left on device" in err and "1 bundles saved" in err
+    assert len(err.strip().splitlines()) == 1
+    assert [p.name for p in tmp_path.glob("primary-backup-*.json")] == [written[0].name]
+    assert json.loads((tmp_path / "summary.json").read_text())["interrupted"]
