@@ -123,8 +123,24 @@ def test_unreadable_bundles(tmp_path):
 def test_histories_and_checkers_import_without_the_simulator():
     import subprocess
     import sys
-    code = ("import sys, faultlab.histories, faultlab.checkers.set, faultlab.checkers.liveness;"
+    code = ("import sys, faultlab.histories, faultlab.checkers.set, faultlab.checkers.liveness,"
+            "faultlab.checkers.lost_appends, faultlab.checkers.linearizability;"
             "bad=[m for m in sys.modules if m.startswith(('faultlab.sim','faultlab.campaign',"
             "'faultlab.nemesis','faultlab.protocols'))]; print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_faultlab_check_loads_neither_the_simulator_nor_any_protocol(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "h.edn").write_text("{:type :invoke, :f :write, :process 0, :value 1}\n"
+                                    "{:type :ok, :f :write, :process 0, :value 1}\n")
+    code = ("import sys; from faultlab.cli import main\n"
+            "try: main(['check', sys.argv[1], '--model', 'register'])\n"
+            "except SystemExit as e: code = e.code\n"
+            "bad=[m for m in sys.modules if m.startswith(('faultlab.sim','faultlab.campaign',"
+            "'faultlab.nemesis','faultlab.protocols'))]; print(bad); sys.exit(code or bool(bad))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "h.edn")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("[]"), out.stdout + out.stderr

@@ -152,7 +152,8 @@ def run(spec) -> RunResult:
     if crash is not None:
         verdicts = [crash]
     elif sim.violation is not None:
-        verdicts = [Verdict(sim.violated_check, False, sim.violation, time=sim.time)]
+        problem = sim.violation.removeprefix(f"{sim.violated_check}: ")
+        verdicts = [Verdict(sim.violated_check, False, problem, time=sim.time)]
     else:
         verdicts = judge(protocol, record)
     return RunResult(

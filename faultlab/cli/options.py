@@ -1,5 +1,6 @@
 """Options shared by commands that run a protocol (`run` today; `cap`, `explore` later):
-they build and check a RunSpec before any work starts."""
+they build and check a RunSpec before any work starts. The simulator is imported only when a
+spec is built, so `faultlab check` never loads it."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,6 @@ import re
 import attrs
 import click
 
-from faultlab.campaign.spec import MAX_PHASE_US, MAX_SEED, RunSpec
 from faultlab.errors import FaultlabError
 
 
@@ -32,9 +32,10 @@ def run_options(fn):
     return fn
 
 
-def build_spec(protocol: str, bugs, config_items, faults, no_swarm, heal_at) -> RunSpec:
+def build_spec(protocol: str, bugs, config_items, faults, no_swarm, heal_at):
     """The RunSpec the shared options describe, checked against its protocol."""
     from faultlab.campaign.runner import prepare
+    from faultlab.campaign.spec import MAX_PHASE_US, RunSpec
     from faultlab.protocols import get_protocol
 
     if not math.isfinite(heal_at) or not 0.001 <= heal_at <= MAX_PHASE_US / 1e6:
@@ -75,6 +76,8 @@ def parse_config(items) -> dict:
 
 
 def check_seeds(first: int, runs: int) -> None:
+    from faultlab.campaign.spec import MAX_SEED
+
     if first + runs - 1 > MAX_SEED:
         raise FaultlabError(f"--seed {first} with --runs {runs} goes past the largest seed, "
                             f"{MAX_SEED}")
