@@ -15,7 +15,8 @@ _EXPORTS = {
     "RunResult": "faultlab.campaign.runner", "run": "faultlab.campaign.runner",
     "RunSpec": "faultlab.campaign.spec",
     "History": "faultlab.histories", "Op": "faultlab.histories",
-    "Fault": "faultlab.nemesis.faults", "NemesisConfig": "faultlab.nemesis.generator",
+    "Fault": "faultlab.nemesis.faults", "Trigger": "faultlab.nemesis.faults",
+    "NemesisConfig": "faultlab.nemesis.generator",
     "Schedule": "faultlab.nemesis.schedule", "Workload": "faultlab.sim.workload",
 }
 
@@ -30,5 +31,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "CampaignResult", "Fault", "History", "NemesisConfig", "Op", "ReplayResult", "RunResult",
-    "RunSpec", "Schedule", "Workload", "__version__", "replay", "run", "run_campaign",
+    "RunSpec", "Schedule", "Trigger", "Workload", "__version__", "replay", "run",
+    "run_campaign",
 ]

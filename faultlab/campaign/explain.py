@@ -42,13 +42,13 @@ def faults_near(log, at: int | None) -> list:
 def describe_op(history: History, index: int) -> str:
     """One line for an op and its completion: what, by whom, where, when, and how it ended."""
     op = history[_invocation_index(history, index)]
-    line = (f"op {op.index}: {op.f} {op.value!r} by process {op.process}"
+    line = (f"op {op.index}: {op.f} {_short(op.value)} by process {op.process}"
             f"{f' on {op.node}' if op.node else ''}, invoked at {_seconds(op.time).strip()}")
     done = _completion(history, op)
     if done is None:
         return line + ", never completed"
     by = f" by {done.node}" if done.node else ""
-    value = f" {done.value!r}" if done.type == "ok" and done.value != op.value else ""
+    value = f" {_short(done.value)}" if done.type == "ok" and done.value != op.value else ""
     error = f" ({done.error})" if done.error else ""
     return line + f", {done.type}{value}{error}{by} at {_seconds(done.time).strip()}"
 
@@ -82,10 +82,20 @@ def _verdict_lines(verdict: Verdict, history: History) -> list[str]:
         lines.append("  " + describe_op(history, i))
     if len(invocations) > OPS_SHOWN:
         lines.append(f"  ... and {len(invocations) - OPS_SHOWN} more ops")
-    trace = verdict.anomalies.get("traceback") if isinstance(verdict.anomalies, dict) else None
-    if trace:
-        lines.extend("  " + ln for ln in trace.rstrip().splitlines()[-6:])
+    if isinstance(verdict.witness, str):  # a textual witness (a traceback): its end
+        lines.extend("  " + ln for ln in verdict.witness.rstrip().splitlines()[-6:])
     return lines
+
+
+def _short(value, limit: int = 60) -> str:
+    """A value as it reads in a line: a long list keeps its first items and its length."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, (list, tuple)):
+        head = repr(list(value[:8]))[:-1]
+        return f"{head}, ...] ({len(value):,} items)"
+    return text[:limit - 3] + "..."
 
 
 def _data(data: dict) -> str:

@@ -185,13 +185,14 @@ def judge(protocol: Protocol, record: RunRecord) -> list[Verdict]:
         except Exception as e:
             verdicts.append(Verdict(check.name, False, f"the check raised "
                                     f"{type(e).__name__}: {e}",
-                                    {"traceback": traceback.format_exc()}))
+                                    {"exception": type(e).__name__},
+                                    witness=traceback.format_exc()))
     return verdicts
 
 
 def exception_verdict(error: Exception, now: int) -> Verdict:
     """A failing `no-exception` verdict naming the exception, the node and where it was
-    raised (the innermost frame of protocol code), with the whole traceback."""
+    raised (the innermost frame of protocol code), with the traceback as its witness."""
     frames = traceback.extract_tb(error.__traceback__)
     node = None
     tb = error.__traceback__
@@ -205,5 +206,5 @@ def exception_verdict(error: Exception, now: int) -> Verdict:
     return Verdict("no-exception", False,
                    f"{type(error).__name__} in {where}{on} at t={now / 1e6:.6f}s: {error}",
                    {"exception": type(error).__name__, "message": str(error),
-                    "node": node.ctx.name if node is not None else None,
-                    "traceback": "".join(traceback.format_exception(error))}, time=now)
+                    "node": node.ctx.name if node is not None else None},
+                   witness="".join(traceback.format_exception(error)), time=now)

@@ -53,8 +53,12 @@ def check_liveness(history: History, healed_at: int, within_us: int, *,
         return Verdict("liveness", False, f"{names}{more} saw no op succeed within "
                        f"{within_us / 1e6:.2f}s of the heal (others did)",
                        {"stuck": [[k, repr(i)] for k, i in stuck]}, ops=ops, time=healed_at)
+    threads_seen = sum(1 for kind, _ in asked if kind == "thread")
+    keys_seen = len(asked) - threads_seen
+    progressed = f"{threads_seen} client thread(s)" + (f" and {keys_seen} key(s)"
+                                                       if keys_seen else "")
     return Verdict("liveness", True, f"first op after heal succeeded {late * 1e3:.1f} ms after "
-                   f"heal; {len(asked)} threads and keys all progressed")
+                   f"heal; {progressed} all progressed")
 
 
 def _whom(op: Op, threads: int | None, key) -> list[tuple[str, Hashable]]:

@@ -81,7 +81,8 @@ def run_cmd(protocol, bugs, config_items, faults, no_swarm, heal_at, runs, first
         first = result.failures[0]
         console.print(f"\n[red bold]{len(result.failures)} of {runs} runs failed[/]; "
                       f"{len(saved)} bundles saved in {run_dir}/")
-        console.print(f"first failure: seed {first.seed}: {first.explanations[0]}")
+        console.print(f"first failure: seed {first.seed}, {first.failed_checks[0]}: "
+                      f"{first.explanations[0]}", markup=False)
         console.print(f"replay it with:\n  [bold]faultlab replay "
                       f"{shlex.quote(str(saved[first.seed]))}[/]")
         return EXIT_FAILED

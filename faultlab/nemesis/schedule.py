@@ -28,10 +28,3 @@ class Schedule:
         if not isinstance(items, list):
             raise FaultlabError("a schedule must be a list of faults")
         return cls(Fault.from_dict(d) for d in items)
-
-    def without(self, index: int) -> Schedule:
-        return Schedule(f for i, f in enumerate(self.faults) if i != index)
-
-    def kinds(self) -> list[str]:
-        return sorted({f.kind if f.kind != "partition" else f"partition-{f.params['mode']}"
-                       for f in self.faults})

@@ -82,8 +82,8 @@ class Cluster:
         return tuple(sorted(self.classes))
 
 
-NO_EXCEPTION = Check("no-exception", "run: no node handler or monitor raised an exception "
-                     "(the traceback is in the verdict)", "run")
+NO_EXCEPTION = Check("no-exception", "no node handler or monitor raised an exception (the "
+                     "traceback is the verdict's witness)", "run")
 
 
 def liveness_check(key: Callable[[Op], Hashable] | None = None) -> Check:

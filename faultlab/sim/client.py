@@ -53,7 +53,6 @@ class Clients:
         self.final = _Thread(workload.clients, members[0])
         self.workload_end = 0
         self.deadline = 0
-        self.final_done = False
         sim.client = self
 
     # ---- phases ----------------------------------------------------------------------------
@@ -67,8 +66,6 @@ class Clients:
                         thread)
         if self.final_ops:
             self.sim.at(final_at, "final ops begin", self._invoke_final, self.final)
-        else:
-            self.final_done = True
 
     def history(self) -> History:
         return History(self.history_ops)
@@ -108,7 +105,6 @@ class Clients:
 
     def _invoke_final(self, thread: _Thread) -> None:
         if not self.final_ops:
-            self.final_done = True
             self.sim.stop()
             return
         if self.sim.time >= self.deadline:

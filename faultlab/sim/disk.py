@@ -58,6 +58,3 @@ class Disk:
             else:
                 live.add(key)
         return sorted(live)
-
-    def is_empty(self) -> bool:
-        return not self.keys()

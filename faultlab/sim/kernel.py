@@ -68,7 +68,6 @@ class Simulator:
         self.violated_check = ""  # the invariant's name, which names the failing check
         self.invariants: list[Invariant] = []
         self.stats: dict[str, int] = {}
-        self.sent = 0
         self.net = Network(network, frozenset(exempt))
         self.chooser = chooser if chooser is not None else RandomChooser(stream(seed, "network"))
         self._latency = self.chooser.latency
@@ -206,7 +205,6 @@ class Simulator:
 
     def send(self, src: str, dst: str, msg: tuple) -> None:
         net = self.net
-        self.sent += 1
         if net.blocked and (src, dst) in net.blocked:
             return
         if net.degraded and src not in net.exempt and dst not in net.exempt:
