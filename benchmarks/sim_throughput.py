@@ -116,8 +116,9 @@ def versus(old: Path, protocol: str, seeds: int, think_us: int | None, rounds: i
     k_old, k_new = best["old kernel"], best["new kernel"]
     p_old, p_new = best["old protocol"], best["new protocol"]
     print(f"\nbest of {rounds} rounds, {protocol} over {seeds} seeds:")
+    ratio = k_new["events_per_s"] / k_old["events_per_s"]
     print(f"kernel alone      old {k_old['events_per_s']:>11,.0f}  new "
-          f"{k_new['events_per_s']:>11,.0f}  ratio {k_new['events_per_s'] / k_old['events_per_s']:.3f}")
+          f"{k_new['events_per_s']:>11,.0f}  ratio {ratio:.3f}")
     for field, name in (("events_per_s", "system events/s"),
                         ("kernel_events_per_s", "kernel events/s"),
                         ("sim_over_wall", "simulated / wall")):
