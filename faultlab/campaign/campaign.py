@@ -131,7 +131,8 @@ def run_campaign(spec: RunSpec, seeds: Iterable[int], *, jobs: int = 1,
 
 
 def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
-    """End a pool's workers now rather than after their current run (an interrupt only
-    reaches the parent when it comes from `kill`, not from the terminal)."""
+    """End a pool's workers now rather than after their current run: a SIGTERM reaches only
+    the parent (Ctrl-C reaches the whole process group). Workers write nothing, so killing
+    them loses only runs in progress."""
     for process in list(getattr(pool, "_processes", {}).values()):
-        process.terminate()
+        process.kill()

@@ -119,46 +119,48 @@ class Simulator:
         invariants = self.invariants
         held = self.held
         events = self.events
-        while q and not self.stopped:
-            if q[0][0] > until:
-                break
-            ev = heappop(q)
-            t, _, kind, target, a, b = ev
-            self.time = t
-            if kind == CALL:
-                trace.append((t, target))
-                a(b)
-            else:
-                if target in paused:
-                    held[target].append(ev)
-                    continue
-                node = nodes[target]
-                if node is None:
-                    if kind == REQUEST and self.client is not None:
-                        self.client.on_refused(a, target)
-                    continue
-                if kind == DELIVER:
-                    if blocked and (a, target) in blocked:
-                        continue
-                    trace.append((t, target, a, b))
-                    node.on_message(a, b)
-                elif kind == TIMER:
-                    name = a[0]
-                    timers = self.timers[target]
-                    if timers.get(name) is not a:  # replaced or cancelled since
-                        continue
-                    del timers[name]
-                    trace.append((t, target, name))
-                    node.on_timer(name, b)
+        try:
+            while q and not self.stopped:
+                if q[0][0] > until:
+                    break
+                ev = heappop(q)
+                t, _, kind, target, a, b = ev
+                self.time = t
+                if kind == CALL:
+                    trace.append((t, target))
+                    a(b)
                 else:
-                    trace.append((t, target, a))
-                    node.on_request(a)
-                if invariants:
-                    self._check_invariants()
-            events += 1
-            if not events % self.FLUSH_EVERY:
-                self._flush()
-        self.events = events
+                    if target in paused:
+                        held[target].append(ev)
+                        continue
+                    node = nodes[target]
+                    if node is None:
+                        if kind == REQUEST and self.client is not None:
+                            self.client.on_refused(a, target)
+                        continue
+                    if kind == DELIVER:
+                        if blocked and (a, target) in blocked:
+                            continue
+                        trace.append((t, target, a, b))
+                        node.on_message(a, b)
+                    elif kind == TIMER:
+                        name = a[0]
+                        timers = self.timers[target]
+                        if timers.get(name) is not a:  # replaced or cancelled since
+                            continue
+                        del timers[name]
+                        trace.append((t, target, name))
+                        node.on_timer(name, b)
+                    else:
+                        trace.append((t, target, a))
+                        node.on_request(a)
+                    if invariants:
+                        self._check_invariants()
+                events += 1
+                if not events % self.FLUSH_EVERY:
+                    self._flush()
+        finally:  # also when a handler raises: the count stays true
+            self.events = events
         if self.time < until and not self.stopped:
             self.time = until
 
