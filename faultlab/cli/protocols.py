@@ -6,7 +6,7 @@ from rich.table import Table
 
 from faultlab.cli.console import EXIT_OK, console
 
-_KIND_ORDER = {"invariant": 0, "history": 1, "liveness": 2, "run": 3}
+_ORDER = {"invariant": 0, "history": 1, "liveness": 2, "run": 3}
 
 
 @click.command("protocols")
@@ -24,8 +24,8 @@ def protocols_cmd(name):
     protocols = [get_protocol(n) for n in names]
     for p in protocols:
         bugs = "\n".join(f"[bold]{b}[/]: {d}" for b, d in sorted(p.bugs.items())) or "-"
-        checks = "\n".join(f"[bold]{c.name}[/] ({c.kind}): {c.description}"
-                           for c in sorted(p.all_checks(), key=lambda c: _KIND_ORDER[c.kind]))
+        checks = "\n".join(f"[bold]{c.name}[/] ({c.category}): {c.description}"
+                           for c in sorted(p.all_checks(), key=lambda c: _ORDER[c.category]))
         table.add_row(f"[bold]{p.name}[/]\n{p.summary}", bugs, checks)
     console.print(table)
     if name:

@@ -54,13 +54,13 @@ class Setting:
 
 @attrs.frozen
 class Check:
-    """One property a run is judged by. `kind` is "invariant" (checked after every step by
+    """One property a run is judged by. `category` is "invariant" (checked after every step by
     the protocol's monitor, which names the property when it breaks), "history" (judged on
     the recorded run by `function`), "liveness", or "run" (the harness's own)."""
 
     name: str
     description: str
-    kind: str = "history"
+    category: str = "history"
     function: Callable[[RunRecord], Verdict | list[Verdict]] | None = None
 
     def judge(self, record: RunRecord) -> list[Verdict]:
