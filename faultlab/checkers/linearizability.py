@@ -46,6 +46,9 @@ FIRST_PASS_CONFIGURATIONS = 20_000
 """Configurations each partition may explore before the others get their turn."""
 PARALLEL_MIN_OPS = 3000
 """Fewer operations than this are checked in one process: forking costs more than it saves."""
+ORDERS_MAX_OPS = 5_000
+"""Derived orders are kept as bitsets between every pair of ops: quadratic, so a partition
+longer than this is searched without them (they prune and refute; they are not needed)."""
 _UNSET = object()
 
 
@@ -141,44 +144,59 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
            max_configurations: int | None = None, key: Any = None) -> PartitionResult:
     """Search one partition for a linearization (Wing–Gong/Lowe with the pruning above).
 
-    `entries` must be sorted by invoke position. `cache_bytes` bounds the memo: it is kept
-    in two generations, and when the young one reaches half the budget the old one is dropped
-    (the memo only saves work, so forgetting is safe). Entry sizes are sampled as it grows.
-    Past `deadline` (time.monotonic) or `max_configurations` the result is "unknown".
+    `entries` must be sorted by invoke position. A configuration is the set of linearized
+    ops and the model state. The set is kept relative to a moving floor, so its cost does not
+    grow with the history: ok ops are numbered by invocation, and every ok op below the floor
+    `lo` is linearized; `rel` holds the linearized ok ops from `lo` on, `ilin` the linearized
+    info ops (numbered by invocation among themselves). The earliest completion not yet
+    linearized, rank `r` in completion order (`rrel` the linearized ranks above it), bounds
+    the candidates: the ops invoked before it completes.
+
+    `cache_bytes` bounds the memo: it is kept in two generations, and when the young one
+    reaches half the budget the old one is dropped (the memo only saves work, so forgetting
+    is safe). Configurations that no other branch can reach again are not memoised at all,
+    so a search that never branches keeps nothing. Past `deadline` (time.monotonic) or
+    `max_configurations` the result is "unknown".
     """
     started = time.monotonic()
     n = len(entries)
     result = PartitionResult(key=key, valid=True, ops=n)
-    orders = derive_orders(entries, model)
+    orders = derive_orders(entries, model) if n <= ORDERS_MAX_OPS else None
     if orders is not None and orders.cycle is not None:
         result.valid = False
         result.failure = {"linearized": 0, "prefix": [], "concurrent": [], "states": [],
                           "op": entries[orders.read].describe(model), "cycle": orders.cycle}
         result.seconds = time.monotonic() - started
         return result
-    # must_follow[i]: ops that precede op i in every linearization (beyond real time).
-    must_follow = orders.before if orders is not None else [0] * n
     trans = [model.compile(e.call) for e in entries]
-    is_info = [e.complete is None for e in entries]
-    read_only = [not info and model.read_only(e.call) for e, info in zip(entries, is_info)]
-    ok_ids = sorted((i for i in range(n) if not is_info[i]), key=lambda i: entries[i].complete)
+    by_invoke_ok = [i for i in range(n) if entries[i].complete is not None]
+    info_ids = [i for i in range(n) if entries[i].complete is None]
+    ok_ids = sorted(by_invoke_ok, key=lambda i: entries[i].complete)  # rank -> op
     n_ok = len(ok_ids)
-    ret_bit = [0] * n
+    slot = [0] * n      # an ok op's number by invocation, or an info op's among info ops
+    rank_of = [0] * n   # an ok op's rank by completion
+    for p, i in enumerate(by_invoke_ok):
+        slot[i] = p
+    for q, i in enumerate(info_ids):
+        slot[i] = q
     for rank, i in enumerate(ok_ids):
-        ret_bit[i] = 1 << rank
-    invokes = [e.invoke for e in entries]
-    # prefix[rank]: the ops invoked before the rank-th earliest completion: the candidates
-    # while that op is the earliest-completing one not yet linearized.
-    prefix = [(1 << bisect.bisect_left(invokes, entries[i].complete)) - 1 for i in ok_ids]
-    twins = _earlier_twins(entries, is_info)
+        rank_of[i] = rank
+    is_info = [e.complete is None for e in entries]
+    read_only = [not is_info[i] and model.read_only(entries[i].call) for i in range(n)]
+    # While rank r is the earliest completion not linearized, the candidates are the ok ops
+    # numbered below ok_end[r] and the info ops numbered below info_end[r].
+    ok_invokes = [entries[i].invoke for i in by_invoke_ok]
+    info_invokes = [entries[i].invoke for i in info_ids]
+    ok_end = [bisect.bisect_left(ok_invokes, entries[i].complete) for i in ok_ids]
+    info_end = [bisect.bisect_left(info_invokes, entries[i].complete) for i in ok_ids]
+    twin = _earlier_twins(entries, info_ids)
+    must_ok, must_info = _must_follow(orders, entries, info_ids, slot)
     windows = _windows(entries, ok_ids, LOOKAHEAD)
-    rank_of = {i: rank for rank, i in enumerate(ok_ids)}
     checks: list = [_UNSET] * n_ok
-    init = model.init()
     steps = 0
 
     def dead_end_checks(rank: int) -> list:
-        """(bit, predicate) pairs for the next ok ops: the model's `reachable` filters.
+        """(rank, predicate) pairs for the next ok ops: the model's `reachable` filters.
 
         While `rank` is the earliest completion not linearized, the ops that can still run
         before the q-th completing op are the info ops and the ok ops of rank >= `rank`
@@ -188,100 +206,156 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         for q in range(rank, min(rank + LOOKAHEAD, n_ok)):
             target = ok_ids[q]
             conc = [entries[j].call for j in windows[q]
-                    if j != target and rank_of.get(j, n_ok) >= rank]
+                    if j != target and (entries[j].complete is None or rank_of[j] >= rank)]
             f = model.reachable(entries[target].call, conc)
             if f is not None:
-                found.append((1 << q, f))
+                found.append((q, f))
         checks[rank] = found
         return found
 
-    def expand(lin: int, linr: int, state):
+    def dead_end(r: int, linearized, state) -> int | None:
+        """A rank within LOOKAHEAD of r, not yet linearized (`linearized(q)` says), that can
+        never become legal from `state`; None if there is none."""
+        found = checks[r]
+        if found is _UNSET:
+            found = dead_end_checks(r)
+        for q, alive in found:
+            if not linearized(q) and not alive(state):
+                return q
+        return None
+
+    def follows_all(i: int, lo: int, rel: int, ilin: int) -> bool:
+        """Whether every op that must precede op i (derived orders) is linearized: the info
+        ops among them, and the ok ops from the floor on (those below it are)."""
+        if must_info[i] & ~ilin:
+            return False
+        floor = by_invoke_ok[lo]
+        rest = must_ok[i] >> floor
+        while rest:
+            low = rest & -rest
+            rest ^= low
+            if not rel >> (slot[floor + low.bit_length() - 1] - lo) & 1:
+                return False
+        return True
+
+    def linearize_ok(i: int, lo: int, rel: int, r: int, rrel: int):
+        k = slot[i] - lo
+        rel |= 1 << k
+        if not k:  # the floor rises past every linearized op above it
+            t = ((rel + 1) & ~rel).bit_length() - 1
+            lo += t
+            rel >>= t
+        k = rank_of[i] - r
+        rrel |= 1 << k
+        if not k:
+            t = ((rrel + 1) & ~rrel).bit_length() - 1
+            r += t
+            rrel >>= t
+        return lo, rel, r, rrel
+
+    def expand(lo: int, rel: int, r: int, rrel: int, ilin: int, state):
         """Close a configuration under accepted read-only ok ops; list the branches.
 
-        Returns (lin, linr, closed ops, branches); branches is None when every ok op is
-        linearized (success) and empty at a dead end.
+        Returns the closed configuration, the ops it closed, and the branches as
+        (op, next state) pairs: None when every ok op is linearized (success), empty at a
+        dead end.
         """
         nonlocal steps
         closed = []
-        rank = ((linr + 1) & ~linr).bit_length() - 1
-        if rank == n_ok:
-            return lin, linr, closed, None
-        pm = prefix[rank]
-        todo = pm & ~lin
+        if r == n_ok:
+            return lo, rel, r, rrel, ilin, closed, None
         branches = []
+        ok_from, info_from = lo, 0
         while True:
-            while todo:
-                low = todo & -todo
-                todo ^= low
-                i = low.bit_length() - 1
-                tw = twins[i]
-                if tw and tw & ~lin:
-                    continue  # an identical, earlier info op is tried instead
+            ok_to, info_to = ok_end[r], info_end[r]
+            cands = []
+            free = ((1 << (ok_to - lo)) - 1) & ~rel & ~((1 << (ok_from - lo)) - 1)
+            while free:
+                low = free & -free
+                free ^= low
+                cands.append(by_invoke_ok[lo + low.bit_length() - 1])
+            free = ((1 << info_to) - 1) & ~ilin & ~((1 << info_from) - 1)
+            if free:
+                while free:
+                    low = free & -free
+                    free ^= low
+                    q = low.bit_length() - 1
+                    tw = twin[q]
+                    if tw < 0 or ilin >> tw & 1:  # else an identical, earlier one is tried
+                        cands.append(info_ids[q])
+                cands.sort()  # in invocation order: earlier ops first
+            for i in cands:
                 steps += 1
                 new = trans[i](state)
                 if new is REJECT:
                     continue
                 if new == state:
                     if read_only[i]:
-                        if must_follow[i] & ~lin:
+                        if must_ok is not None and not follows_all(i, lo, rel, ilin):
                             # Every linearization from here places this read next, and
                             # none may place it before the ops it must follow: dead end.
-                            return lin, linr, closed, []
-                        lin |= low
-                        linr |= ret_bit[i]
+                            return lo, rel, r, rrel, ilin, closed, []
+                        lo, rel, r, rrel = linearize_ok(i, lo, rel, r, rrel)
                         closed.append(i)
                         continue
                     if is_info[i]:
-                        continue
-                branches.append((low, i, new))
-            rank = ((linr + 1) & ~linr).bit_length() - 1
-            if rank == n_ok:
-                return lin, linr, closed, None
-            if prefix[rank] == pm:
+                        continue  # an info op that changes nothing may as well not happen
+                branches.append((i, new))
+            if r == n_ok:
+                return lo, rel, r, rrel, ilin, closed, None
+            if ok_end[r] == ok_to and info_end[r] == info_to:
                 break
-            todo = prefix[rank] & ~pm
-            pm = prefix[rank]
-        found = checks[rank]
-        if found is _UNSET:
-            found = dead_end_checks(rank)
-        for bit, alive in found:
-            if not linr & bit and not alive(state):
-                return lin, linr, closed, []
-        if orders is not None:
+            ok_from, info_from = max(ok_to, lo), info_to
+        # A dead end a few completions ahead cuts every branch at once.
+        if branches:
+            found = checks[r]
+            if found is _UNSET:
+                found = dead_end_checks(r)
+            for q, alive in found:
+                if not rrel >> (q - r) & 1 and not alive(state):
+                    return lo, rel, r, rrel, ilin, closed, []
+        if must_ok is not None:
             # Only now, with every read closed, is it known which ops are still missing.
-            branches = [b for b in branches if not must_follow[b[1]] & ~lin]
-        return lin, linr, closed, branches
+            branches = [b for b in branches if follows_all(b[0], lo, rel, ilin)]
+        return lo, rel, r, rrel, ilin, closed, branches
 
-    lin, linr, closed, branches = expand(0, 0, init)
-    path: list[list[int]] = [closed]
-    best = _Deepest(lin, linr, init, path)
+    init = model.init()
+    lo, rel, r, rrel, ilin, closed, branches = expand(0, 0, 0, 0, 0, init)
+    node = (tuple(closed), None)  # the path: (ops linearized at this step, parent)
+    best = _Deepest(lo + rel.bit_count(), (lo, rel, ilin), init, node)
     cache: set = set()
     old: set = set()
     half = cache_bytes // 2
     young_bytes, sampled_at = 0, 0
     nodes = 0
-    stack = [(lin, linr, iter(branches or ()))]
+    alternatives = len(branches or ())  # untried branches on the whole stack
+    # frames: (config, iterator over its branches, path node)
+    stack = [((lo, rel, r, rrel, ilin), iter(branches or ()), node)]
     try:
         while branches is not None and stack:
-            lin, linr, it = stack[-1]
-            nxt = next(it, None)
+            config, options, node = stack[-1]
+            nxt = next(options, None)
             if nxt is None:
                 stack.pop()
-                path.pop()
                 continue
-            low, i, state = nxt
-            nlin = lin | low
-            pre = (nlin, state)
+            alternatives -= 1
+            i, state = nxt
+            lo, rel, r, rrel, ilin = config
+            if is_info[i]:
+                ilin |= 1 << slot[i]
+            else:
+                lo, rel, r, rrel = linearize_ok(i, lo, rel, r, rrel)
+            pre = (lo, rel, ilin, state)
             if pre in cache or pre in old:
                 continue
-            cache.add(pre)
+            if alternatives:  # another branch could reach it again: remember it
+                cache.add(pre)
             nodes += 1
             if not nodes & 1023:
                 # Account the entries added since the last sample at the size of this one:
-                # the key tuple, its bitset, the state (often new, e.g. a longer string) and
-                # the set slots.
-                per_entry = (sys.getsizeof(pre) + sys.getsizeof(nlin)
-                             + sys.getsizeof(state) + SET_SLOT_BYTES)
+                # the key tuple, its ints, the state and the set slots.
+                per_entry = (sys.getsizeof(pre) + sys.getsizeof(rel) + sys.getsizeof(ilin)
+                             + sys.getsizeof(state) + SET_SLOT_BYTES + 28)
                 young_bytes += per_entry * (len(cache) - sampled_at)
                 sampled_at = len(cache)
                 if young_bytes >= half:
@@ -292,41 +366,70 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                     raise _Budget("time")
                 if max_configurations is not None and nodes >= max_configurations:
                     raise _Budget("configurations")
-            nlin, nlinr, closed, branches = expand(nlin, linr | ret_bit[i], state)
+            lo, rel, r, rrel, ilin, closed, branches = expand(lo, rel, r, rrel, ilin, state)
+            node = ((i, *closed), node)
             if branches is None:
-                path.append([i, *closed])
                 break
-            if closed:
-                post = (nlin, state)
+            if closed and alternatives:
+                post = (lo, rel, ilin, state)
                 if post in cache or post in old:
                     continue
                 cache.add(post)
-            if nlin.bit_count() >= best.depth:
-                best.offer(nlin, nlinr, state, path, [i, *closed])
+            depth = lo + rel.bit_count()
+            if depth >= best.depth:
+                best.offer(depth, (lo, rel, ilin), state, node)
             if branches:
-                stack.append((nlin, nlinr, iter(branches)))
-                path.append([i, *closed])
+                stack.append(((lo, rel, r, rrel, ilin), iter(branches), node))
+                alternatives += len(branches)
     except _Budget as budget:
         result.valid = UNKNOWN
         result.exhausted = budget.args[0]
     result.steps, result.configurations = steps, nodes
     if result.valid is True:
         if branches is None:
-            result.linearization = [entries[i].op.index for part in path for i in part]
+            result.linearization = [entries[i].op.index for i in _walk(node)]
         else:
             result.valid = False
     if result.valid is not True:
-        rank = ((best.linr + 1) & ~best.linr).bit_length() - 1
-        culprit = rank
-        if rank < n_ok and checks[rank] is not _UNSET:
-            # A dead end seen ahead: name the op the model says can never become legal.
-            for bit, alive in checks[rank]:
-                if not best.linr & bit and not alive(best.states[0]):
-                    culprit = bit.bit_length() - 1
-                    break
-        result.failure = best.report(entries, model, ok_ids, prefix, rank, culprit)
+        path = _walk(best.node)
+        stuck, culprit, state = _stuck_point(path, entries, trans, rank_of, ok_ids, init,
+                                             dead_end)
+        states = [state] if stuck < len(path) else best.states
+        result.failure = _report(entries, model, path[:stuck], culprit, states, ok_ids,
+                                 ok_end, info_end, by_invoke_ok, info_ids)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _walk(node) -> list[int]:
+    """The ops linearized along a path, first to last."""
+    parts = []
+    while node is not None:
+        parts.append(node[0])
+        node = node[1]
+    return [i for part in reversed(parts) for i in part]
+
+
+def _must_follow(orders, entries, info_ids: list[int], slot: list[int]):
+    """The derived orders, beyond real time, split for the search: for each op, the ok ops
+    that must precede it (a bitset over ops) and the info ops (a bitset over info ops).
+    (None, None) without orders."""
+    if orders is None:
+        return None, None
+    info_mask = 0
+    for i in info_ids:
+        info_mask |= 1 << i
+    must_ok, must_info = [], []
+    for b in orders.before:
+        must_ok.append(b & ~info_mask)
+        q = 0
+        b &= info_mask
+        while b:
+            low = b & -b
+            b ^= low
+            q |= 1 << slot[low.bit_length() - 1]
+        must_info.append(q)
+    return must_ok, must_info
 
 
 def _windows(entries: Sequence[Entry], ok_ids: list[int], lookahead: int) -> list[list[int]]:
@@ -347,20 +450,21 @@ def _windows(entries: Sequence[Entry], ok_ids: list[int], lookahead: int) -> lis
     return windows
 
 
-def _earlier_twins(entries: Sequence[Entry], is_info: list[bool]) -> list[int]:
-    """For each info op, the bitset of earlier info ops making the identical call."""
+def _earlier_twins(entries: Sequence[Entry], info_ids: list[int]) -> list[int]:
+    """For each info op (by its number among info ops), the number of the latest earlier info
+    op making the identical call, or -1. Twins are linearized earliest first, so an op waits
+    only for the one before it."""
     seen: dict = {}
-    twins = [0] * len(entries)
-    for i, e in enumerate(entries):
-        if not is_info[i]:
-            continue
+    twins = [-1] * len(info_ids)
+    for q, i in enumerate(info_ids):
+        e = entries[i]
         try:
             k = (e.call.f, _freeze_key(e.call.value))
             hash(k)
         except TypeError:
             continue
-        twins[i] = seen.get(k, 0)
-        seen[k] = twins[i] | (1 << i)
+        twins[q] = seen.get(k, -1)
+        seen[k] = q
     return twins
 
 
@@ -370,46 +474,75 @@ def _freeze_key(x):
     return x
 
 
+PREFIX_SHOWN = 20  # ops of the deepest prefix kept in a failure report
+
+
 @attrs.define
 class _Deepest:
     """The configurations with the most ops linearized: the evidence of a failure."""
 
-    lin: int
-    linr: int
+    depth: int
+    lin: tuple
     state: Any
-    path: list
-    depth: int = -1
+    node: Any
     states: list = attrs.field(factory=list)
 
     def __attrs_post_init__(self):
-        self.offer(self.lin, self.linr, self.state, self.path, [])
+        self.states = [self.state]
 
-    def offer(self, lin: int, linr: int, state, path: list, last: list) -> None:
-        depth = lin.bit_count()
+    def offer(self, depth: int, lin: tuple, state, node) -> None:
         if depth > self.depth:
-            self.depth, self.lin, self.linr = depth, lin, linr
-            self.path = [i for part in path for i in part] + last
-            self.states = [state]
+            self.depth, self.lin, self.node, self.states = depth, lin, node, [state]
         elif depth == self.depth and lin == self.lin and state not in self.states \
                 and len(self.states) < 8:
             self.states.append(state)
 
-    def report(self, entries, model: Model, ok_ids: list[int], prefix: list[int],
-               rank: int, culprit: int) -> dict:
-        """The deepest prefix, the op that cannot follow it, its concurrent ops and states."""
-        blocking = ok_ids[culprit] if culprit < len(ok_ids) else None
-        concurrent = []
-        if blocking is not None:
-            mask = prefix[max(rank, culprit)] & ~self.lin & ~(1 << blocking)
-            concurrent = [entries[i].describe(model) for i in range(len(entries))
-                          if mask >> i & 1]
-        return {
-            "linearized": self.depth,
-            "prefix": [entries[i].describe(model) for i in self.path],
-            "op": entries[blocking].describe(model) if blocking is not None else None,
-            "concurrent": concurrent,
-            "states": [model.describe(s) for s in self.states],
-        }
+
+def _stuck_point(path: list[int], entries, trans, rank_of, ok_ids, init, dead_end):
+    """Replay the deepest path and find the first point where an op can no longer become
+    legal: (how many ops of the path precede it, the op's rank, the state there). Without
+    such a point, the end of the path and the earliest completion not linearized."""
+    n_ok = len(ok_ids)
+    done: set[int] = set()
+    state, r = init, 0
+    for k in range(len(path) + 1):
+        while r < n_ok and r in done:
+            r += 1
+        if r == n_ok:
+            break
+        q = dead_end(r, done.__contains__, state)
+        if q is not None:
+            return k, q, state
+        if k == len(path):
+            break
+        i = path[k]
+        state = trans[i](state)
+        if entries[i].complete is not None:
+            done.add(rank_of[i])
+    return len(path), r, state
+
+
+def _report(entries, model: Model, prefix: list[int], culprit: int, states: list,
+            ok_ids: list[int], ok_end: list[int], info_end: list[int],
+            by_invoke_ok: list[int], info_ids: list[int]) -> dict:
+    """A failure: the linearized prefix, the op that cannot follow it, the ops overlapping
+    that op in real time that were not linearized either, and the model states there."""
+    blocking = ok_ids[culprit] if culprit < len(ok_ids) else None
+    concurrent = []
+    if blocking is not None:
+        done = set(prefix)
+        b = entries[blocking]
+        window = by_invoke_ok[:ok_end[culprit]] + info_ids[:info_end[culprit]]
+        concurrent = [entries[i].describe(model) for i in sorted(window)
+                      if i != blocking and i not in done
+                      and (entries[i].complete is None or entries[i].complete > b.invoke)]
+    return {
+        "linearized": len(prefix),
+        "prefix": [entries[i].describe(model) for i in prefix[-PREFIX_SHOWN:]],
+        "op": b.describe(model) if blocking is not None else None,
+        "concurrent": concurrent,
+        "states": [model.describe(s) for s in states],
+    }
 
 
 def _check_partition(args) -> PartitionResult:
@@ -460,14 +593,19 @@ def check_linearizable(history: Iterable[Op], model: Model | str = "cas-register
 def _run(tasks: list, jobs: int, all_partitions: bool) -> list[PartitionResult]:
     """Search partitions, stopping at the first failure unless asked for all.
 
-    A first pass gives every partition a small budget of configurations, so that an easy
-    refutation is found before a hard partition takes all the time; a second pass finishes
-    the partitions that ran out of it. Results come back in partition order.
+    With several partitions, a first pass gives each a small budget of configurations (in
+    proportion to its length), so that an easy refutation is found before a hard partition
+    takes all the time; a second pass finishes the partitions that ran out of it. Results
+    come back in partition order.
     """
     results: dict[int, PartitionResult] = {}
     pending = list(range(len(tasks)))
-    for budget in (FIRST_PASS_CONFIGURATIONS, None):
-        for res in _map([(*tasks[i], budget) for i in pending], jobs, all_partitions):
+    # One partition has nobody to make way for; a long one needs a budget in proportion.
+    passes = (None,) if len(tasks) == 1 else ("first", None)
+    for first in passes:
+        batch = [(*tasks[i], None if first is None
+                  else FIRST_PASS_CONFIGURATIONS + 2 * len(tasks[i][2])) for i in pending]
+        for res in _map(batch, jobs, all_partitions):
             results[res.position] = res
         if not all_partitions and any(r.valid is False for r in results.values()):
             break
