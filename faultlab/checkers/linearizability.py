@@ -306,8 +306,9 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
             if ok_end[r] == ok_to and info_end[r] == info_to:
                 break
             ok_from, info_from = max(ok_to, lo), info_to
-        # A dead end a few completions ahead cuts every branch at once.
-        if branches:
+        # Where the search branches, a dead end a few completions ahead cuts every branch at
+        # once; a single branch reaches it within LOOKAHEAD steps anyway.
+        if len(branches) > 1:
             found = checks[r]
             if found is _UNSET:
                 found = dead_end_checks(r)
