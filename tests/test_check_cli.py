@@ -38,7 +38,7 @@ def test_not_linearizable_exits_1_and_explains(tmp_path, capsys):
     (tmp_path / "bad.edn").write_text(BAD)
     code, out, _ = run(capsys, tmp_path / "bad.edn")
     assert code == 1
-    assert "NOT LINEARIZABLE" in out and "cannot linearize op 2" in out
+    assert "NOT LINEARIZABLE" in out and "cannot linearize op 3" in out  # its line
     assert "model state(s) there: nil" in out  # no write of 2 exists at all
 
 

@@ -1,58 +1,423 @@
-"""Readers for the history files people bring: Jepsen, Knossos, Porcupine and our JSON lines.
+"""Readers for the history files people bring: Jepsen's history.edn, history.txt and log
+output, Knossos vectors, Porcupine's logs, JSON documents and our JSON lines.
 
-`load_history(path)` detects the format from the first non-blank line. Every reader returns a
-validated `History` whose ops are in file order with `index` = position; files without times
-get the line number as time. Bad input raises HistoryError naming file, line and problem.
+`read_history(path)` detects the format, reads line-based files as a stream, and returns the
+history with the format it saw and any warnings. Ops keep the file's own `:index`, or their
+line number when the file has none, so explanations point into the file. Non-client ops
+(`:process :nemesis`) are skipped, as Jepsen's checkers skip them; a lone `:info` completion
+is dropped with a warning, as Knossos drops it, and a lone `:ok` or `:fail` is an error, as in
+Jepsen. Bad input raises HistoryError naming file, line and problem.
 """
 from __future__ import annotations
 
+import itertools
+import json
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
 
 from faultlab.histories import edn
 from faultlab.histories.errors import HistoryError
 from faultlab.histories.history import History
-from faultlab.histories.jsonl import loads_history
 from faultlab.histories.op import FAIL, INFO, INVOKE, OK, TYPES, Op
 
-FORMATS = ("auto", "jepsen-edn", "knossos-edn", "etcd-log", "kv-log", "jsonl")
+FORMATS = ("auto", "jepsen-edn", "knossos-edn", "history-txt", "jepsen-log", "etcd-log",
+           "kv-log", "jsonl", "json")
+DETECT_LINES = 2_000  # how far detection looks for the first Jepsen log line of an op
 
-_ETCD_LINE = re.compile(r"\s*INFO\s+jepsen\.util\s+-\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*?)\s*\Z")
+# `<process> <type> <f> <value> [<error>]`, tab-separated by Jepsen (spaces are accepted):
+# history.txt rows, and what follows "jepsen.util - " in a Jepsen log line.
+_ROW = re.compile(r"\s*(\S+)\s+(:\S+)\s+(:\S+)(?:\s+(.*?))?\s*\Z")
+_LOG_LINE = re.compile(r".*?\bjepsen\.util\b\s*(?:-|:)?\s+(\S+\s+:\S+\s+:\S+(?:\s.*)?)\Z")
+_BIG_INT = re.compile(r"\d{19}")
+_TAGGED_MAP = re.compile(r"\s*#[\w.\-]+(?=\s*\{)")
 
 
-def _read_text(path: Path) -> str:
+@attrs.frozen
+class LoadedHistory:
+    """A history read from a file, with the format it was read as and what to warn about."""
+
+    history: History
+    format: str
+    warnings: tuple[str, ...] = ()
+
+
+# ---- entry points ------------------------------------------------------------------------
+
+def read_history(path: str | Path, format: str = "auto") -> LoadedHistory:
+    """Read a history file; `auto` detects the format from its content."""
+    _check_format(format)
+    path = Path(path)
+    where = str(path)
     try:
-        return path.read_text(encoding="utf-8")
+        f = path.open("rb")
     except FileNotFoundError:
-        raise HistoryError("no such file", path=str(path)) from None
+        raise HistoryError("no such file", path=where) from None
     except IsADirectoryError:
-        raise HistoryError("is a directory, expected a history file", path=str(path)) from None
-    except UnicodeDecodeError:
-        raise HistoryError("not a UTF-8 text file", path=str(path)) from None
+        raise HistoryError("is a directory, expected a history file", path=where) from None
     except OSError as e:
-        raise HistoryError(f"cannot read file ({e.strerror})", path=str(path)) from None
+        raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
+    with f:
+        try:
+            return _read_lines(_decoded(f, where), format, where)
+        except OSError as e:
+            raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
+
+
+def load_history(path: str | Path, format: str = "auto") -> History:
+    """Read a history file in any supported format; `auto` detects it from the content."""
+    return read_history(path, format).history
+
+
+def parse_history(text: str, format: str = "auto", path: str | None = None) -> History:
+    """Parse history text in the named format (or detect it)."""
+    _check_format(format)
+    return _read_lines(enumerate(text.splitlines(), 1), format, path).history
 
 
 def detect_format(text: str, path: str | None = None) -> str:
-    """Name the format of a history from its first non-blank, non-comment line."""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(";"):
-            continue
-        if _ETCD_LINE.match(line):
+    """Name the format of history text from its first lines."""
+    lines = list(itertools.islice(enumerate(text.splitlines(), 1), DETECT_LINES))
+    return _detect(lines, path)
+
+
+def write_jepsen_edn(history: History, path: str | Path) -> None:
+    """Write a history in Jepsen's history.edn shape (atomically)."""
+    from faultlab.histories.bundle import write_atomic
+
+    write_atomic(Path(path), edn.dumps_history(history).encode())
+
+
+# ---- reading -----------------------------------------------------------------------------
+
+def _check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise HistoryError(f"unknown history format {format!r}; "
+                           f"choose from {', '.join(FORMATS)}")
+
+
+def _decoded(f, path: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) for each line of a binary file, naming a line that is not
+    UTF-8."""
+    for lineno, raw in enumerate(f, 1):
+        try:
+            yield lineno, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise HistoryError("not UTF-8 text", path=path, line=lineno) from None
+
+
+def _read_lines(lines: Iterable[tuple[int, str]], format: str,
+                path: str | None) -> LoadedHistory:
+    lines = iter(lines)
+    if format == "auto":
+        head = list(itertools.islice(lines, DETECT_LINES))
+        if not any(text.strip() for _, text in head):
+            return LoadedHistory(History([]), "empty")  # trivially valid in every format
+        format = _detect(head, path)
+        lines = itertools.chain(head, lines)
+    builder = _Builder(path)
+    if format in ("knossos-edn", "json"):
+        numbered = list(lines)
+        text = "\n".join(t for _, t in numbered)
+        first = numbered[0][0] if numbered else 1
+        (_read_knossos if format == "knossos-edn" else _read_json)(text, first, builder)
+    else:
+        read_line = _LINE_READERS[format]
+        for lineno, text in lines:
+            if text.strip() and not text.lstrip().startswith(";"):
+                read_line(text, lineno, builder)
+    return builder.finish(format)
+
+
+def _detect(lines: list[tuple[int, str]], path: str | None) -> str:
+    """The format of a file from its first lines, or an error naming what was seen."""
+    first = next(((n, t.strip()) for n, t in lines if t.strip() and not t.lstrip()
+                  .startswith(";")), None)
+    if first is None:
+        raise HistoryError("empty history file", path=path)
+    lineno, line = first
+    if line.startswith("{"):
+        rest = line[1:].lstrip()
+        if not rest:
+            return "json"  # a pretty-printed JSON document (a bundle, say)
+        if rest.startswith(('"', "}")):
+            return "jsonl"
+        if ":key" in line and ":process" in line:
+            return "kv-log"
+        return "jepsen-edn"
+    if _TAGGED_MAP.match(line):
+        return "jepsen-edn"  # one tagged record per line: #jepsen.history.Op{...}
+    if line.startswith("["):
+        rest = line[1:].lstrip()
+        return "json" if rest.startswith(("{\"", "]")) or not rest else "knossos-edn"
+    if line.startswith("("):
+        return "knossos-edn"
+    if _LOG_LINE.match(line):  # every line an op (Porcupine's etcd logs), or a whole log
+        if all(_LOG_LINE.match(t) for _, t in lines if t.strip()):
             return "etcd-log"
-        if line.startswith(("[", "(")):
-            return "knossos-edn"
-        if line.startswith("{"):
-            rest = line[1:].lstrip()
-            if rest.startswith(('"', "}")):
-                return "jsonl"
-            if ":key" in line and ":process" in line:
-                return "kv-log"
-            return "jepsen-edn"
-        raise HistoryError(f"cannot tell the history format from {line[:40]!r}; "
-                           "pass --format", path=path, line=1)
-    raise HistoryError("empty history file", path=path)
+        return "jepsen-log"
+    if _ROW.match(line) and "\t" in line:
+        return "history-txt"
+    if any(_LOG_LINE.match(t) for _, t in lines):
+        return "jepsen-log"
+    shown = line if len(line) <= 60 else line[:57] + "..."
+    raise HistoryError(f"cannot tell the history format from {shown!r}: it is not an EDN op "
+                       "map, a Knossos vector, JSON, a history.txt row or a Jepsen log line; "
+                       "pass --format", path=path, line=lineno)
+
+
+class _Builder:
+    """Collects ops in file order and enforces Jepsen's process rules as they come."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self.ops: list[Op] = []
+        self.open: dict[Any, tuple[Op, int]] = {}  # process -> (its invoke, line)
+        self.retired: dict[Any, int] = {}          # process -> line of its info
+        self.lone_infos: list[int] = []
+        self.skipped = 0
+        self.carry_values = False  # completions take their invoke's value (etcd logs)
+
+    def fail(self, problem: str, line: int):
+        raise HistoryError(problem, path=self.path, line=line)
+
+    def add(self, type: str, process, f: str, value, line: int, time=None, index=None,
+            node=None, error=None) -> None:
+        if not isinstance(process, int) or isinstance(process, bool):
+            if isinstance(process, str):  # :nemesis and other non-client processes
+                self.skipped += 1
+                return
+            self.fail(f"process must be an integer or a name, got {_shown(process)}", line)
+        if type == INVOKE:
+            if process in self.open:
+                self.fail(f"process {process} invokes while its op from line "
+                          f"{self.open[process][1]} is still open", line)
+            if process in self.retired:
+                self.fail(f"process {process} invokes after its info op on line "
+                          f"{self.retired[process]}; Jepsen never reuses a process after "
+                          "info", line)
+        else:
+            invoke = self.open.pop(process, None)
+            if invoke is None:
+                if type == INFO:
+                    self.lone_infos.append(line)
+                    return
+                self.fail(f"{type} for process {process} with no open invoke", line)
+            inv = invoke[0]
+            if inv.f != f:
+                self.fail(f"completion f {f!r} does not match its invoke's {inv.f!r}", line)
+            if self.carry_values:  # Porcupine's etcd logs: `:timed-out` where the value goes
+                if type != OK and isinstance(value, edn.Keyword) and error is None:
+                    value, error = None, value
+                if f != "read":
+                    value = inv.value
+            if type == INFO:
+                self.retired[process] = line
+        op = Op(index=line if index is None else index, type=type, process=process, f=f,
+                value=value, time=line if time is None else time, node=node, error=error)
+        if type == INVOKE:
+            self.open[process] = (op, line)
+        self.ops.append(op)
+
+    def finish(self, format: str) -> LoadedHistory:
+        warnings = []
+        if self.lone_infos:
+            n = len(self.lone_infos)
+            warnings.append(f"{n} :info completion(s) with no invoke ignored, as Knossos does "
+                            f"(first on line {self.lone_infos[0]})")
+        return LoadedHistory(History(self.ops), format, tuple(warnings))
+
+
+def _shown(x: Any) -> str:
+    text = edn.dumps(x) if not isinstance(x, (dict,)) else repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ---- one op per line ----------------------------------------------------------------------
+
+def _from_map(d: Any, line: int, b: _Builder) -> None:
+    """A Jepsen op map (EDN keywords or JSON strings as keys) into the builder."""
+    if not isinstance(d, dict):
+        b.fail(f"expected an op map, got {_shown(d)}", line)
+    for field in ("type", "process", "f"):
+        if field not in d:
+            b.fail(f"op map is missing :{field}", line)
+    kind = _TYPE_NAMES.get(d["type"]) if isinstance(d["type"], str) else None
+    if kind is None:
+        b.fail(f"unknown :type {_shown(d['type'])}", line)
+    f = d["f"]
+    if not isinstance(f, str):
+        b.fail(f":f must be a keyword, got {_shown(f)}", line)
+    f = _NAMES.get(f) or _NAMES.setdefault(f, str(f))
+    index, time = d.get("index"), d.get("time")
+    for name, v in (("index", index), ("time", time)):
+        if v is not None and (type(v) is not int):
+            b.fail(f":{name} must be an integer, got {_shown(v)}", line)
+    value, node, error = d.get("value"), d.get("node"), d.get("error")
+    b.add(kind, d["process"], f, value if type(value) in _FLAT else _plain(value), line, time,
+          index, node if type(node) in _FLAT else _plain(node),
+          error if type(error) in _FLAT else _plain(error))
+
+
+def _read_jepsen_line(text: str, line: int, b: _Builder) -> None:
+    d = edn.read_op_line(text)
+    if d is None:
+        tagged = _TAGGED_MAP.match(text)
+        d = edn.loads(text[tagged.end():] if tagged else text, path=b.path, line=line)
+    _from_map(d, line, b)
+
+
+def _read_kv_line(text: str, line: int, b: _Builder) -> None:
+    """Porcupine kv logs: `{:process 9, :type :invoke, :f :append, :key "0", :value "x"}`,
+    read as Jepsen `independent` values: [key value]."""
+    d = edn.read_op_line(text) or edn.loads(text, path=b.path, line=line)
+    if not isinstance(d, dict) or "key" not in d:
+        b.fail("expected an op map with a :key", line)
+    if d.get("f") not in ("get", "put", "append"):
+        b.fail(f"unknown :f {_shown(d.get('f'))} (expected :get, :put or :append)", line)
+    d = dict(d)
+    d["value"] = [_plain(d.pop("key")), d.get("value")]
+    _from_map(d, line, b)
+
+
+def _read_row(text: str, line: int, b: _Builder, *, log: bool) -> None:
+    """A history.txt row, or a Jepsen log line (`log`), holding one op."""
+    if log:
+        m = _LOG_LINE.match(text)
+        if m is None:
+            b.fail("expected a Jepsen log line: 'INFO  jepsen.util - <process> <type> <f> "
+                   "<value>'", line)
+        text = m.group(1)
+    m = _ROW.match(text)
+    if m is None:
+        b.fail("expected '<process>\\t<type>\\t<f>\\t<value>[\\t<error>]'", line)
+    process_s, kind_s, f_s, rest = m.groups()
+    kind, f = kind_s[1:], f_s[1:]
+    if kind not in TYPES:
+        b.fail(f"unknown type {kind_s!r}", line)
+    if process_s.startswith(":"):
+        process: Any = edn.Keyword(process_s[1:])
+    else:
+        try:
+            process = int(process_s)
+        except ValueError:
+            b.fail(f"process must be an integer or a :name, got {process_s!r}", line)
+    value, error = _value_and_error(rest or "", line, b)
+    b.add(kind, process, f, value, line, error=error)
+
+
+def _value_and_error(rest: str, line: int, b: _Builder):
+    """The value column (one EDN form) and the error column after it, printed unquoted by
+    Jepsen: read as EDN when it is one form, else kept as text."""
+    if not rest:
+        return None, None
+    if "\t" in rest:
+        value_s, error_s = rest.split("\t", 1)
+    else:
+        reader = edn._Reader(rest, b.path, line)
+        try:
+            reader.read()
+        except RecursionError:
+            reader.fail("nested too deeply")
+        value_s, error_s = rest[:reader.pos], rest[reader.pos:]
+    value = _plain(edn.loads(value_s, path=b.path, line=line))
+    error_s = error_s.strip()
+    if not error_s:
+        return value, None
+    try:
+        error = _plain(edn.loads(error_s))
+    except HistoryError:
+        error = error_s
+    return value, error
+
+
+def _read_history_txt(text, line, b):
+    _read_row(text, line, b, log=False)
+
+
+def _read_etcd_line(text, line, b):
+    b.carry_values = True
+    _read_row(text, line, b, log=True)
+
+
+def _read_jepsen_log(text, line, b):
+    if _LOG_LINE.match(text):  # the other lines of a log are not ops
+        _read_row(text, line, b, log=True)
+
+
+def _read_jsonl(text: str, line: int, b: _Builder) -> None:
+    _from_map(_json(text, b, line), line, b)
+
+
+_LINE_READERS = {
+    "jepsen-edn": _read_jepsen_line,
+    "kv-log": _read_kv_line,
+    "history-txt": _read_history_txt,
+    "etcd-log": _read_etcd_line,
+    "jepsen-log": _read_jepsen_log,
+    "jsonl": _read_jsonl,
+}
+
+
+# ---- whole documents ---------------------------------------------------------------------
+
+def _read_knossos(text: str, first_line: int, b: _Builder) -> None:
+    """A Knossos-style history: one EDN vector (or list) of op maps over many lines."""
+    forms = edn.loads_all(text, path=b.path, line=first_line)
+    if len(forms) != 1 or not isinstance(forms[0][1], list):
+        line = forms[1][0] if len(forms) > 1 else first_line
+        b.fail("expected a single EDN vector of op maps", line)
+    # Find each map's line by re-reading element by element; the reader tracks lines.
+    reader = edn._Reader(text, b.path, first_line)
+    reader.skip_ws()
+    reader.pos += 1  # the opening [ or (
+    for position, d in enumerate(forms[0][1]):
+        reader.skip_ws()
+        while reader.text.startswith("#_", reader.pos):
+            reader.pos += 2
+            reader.read()
+            reader.skip_ws()
+        lineno = reader.line
+        reader.read()
+        if isinstance(d, dict) and "time" not in d:
+            d = {**d, edn.Keyword("time"): position}
+        _from_map(d, lineno, b)
+
+
+def _read_json(text: str, first_line: int, b: _Builder) -> None:
+    """A JSON document: an array of op objects, or an object with a "history" array (a
+    faultlab bundle). Ops are numbered by their position, lines being unknown."""
+    doc = _json(text, b, first_line)
+    ops = doc.get("history") if isinstance(doc, dict) else doc
+    if not isinstance(ops, list):
+        b.fail("expected a JSON array of ops or an object with a \"history\" array",
+               first_line)
+    for position, d in enumerate(ops):
+        if isinstance(d, dict) and "index" not in d:
+            d = {**d, "index": position}
+        _from_map(d, position + 1, b)
+
+
+def _json(text: str, b: _Builder, line: int):
+    """Decode JSON, keeping integers exact: orjson turns those past 64 bits into floats, so
+    text with such long digit runs goes to the standard library's decoder."""
+    try:
+        if _BIG_INT.search(text):
+            return json.loads(text)
+        return orjson.loads(text)
+    except (orjson.JSONDecodeError, json.JSONDecodeError) as e:
+        b.fail(f"invalid JSON ({getattr(e, 'msg', e)})", line)
+    except RecursionError:
+        b.fail("JSON nested too deeply", line)
+
+
+_FLAT = (type(None), int, str, edn.Keyword, float, bool)  # values _plain leaves as they are
+_TYPE_NAMES = {t: t for t in TYPES}  # :ok -> "ok", checking it at once
+_NAMES: dict[str, str] = {}          # one str per :f name
 
 
 def _plain(x):
@@ -64,199 +429,3 @@ def _plain(x):
     if isinstance(x, frozenset):
         return sorted((_plain(v) for v in x), key=repr)
     return x
-
-
-def _op_from_map(d, index: int, line: int, path: str | None) -> Op | None:
-    """A Jepsen op map as an Op; None for nemesis ops, which are not client operations."""
-    if not isinstance(d, dict):
-        raise HistoryError(f"expected an op map, got {edn.dumps(d)[:40]}", path=path, line=line)
-    for field in ("type", "process", "f"):
-        if field not in d:
-            raise HistoryError(f"op map is missing :{field}", path=path, line=line)
-    process = d["process"]
-    if isinstance(process, edn.Keyword):
-        return None  # :nemesis and friends: Jepsen's checkers skip them too
-    if not isinstance(process, int) or isinstance(process, bool):
-        raise HistoryError(f":process must be an integer, got {edn.dumps(process)}",
-                           path=path, line=line)
-    kind = d["type"]
-    if not isinstance(kind, str) or str(kind) not in TYPES:
-        raise HistoryError(f"unknown :type {edn.dumps(kind)}", path=path, line=line)
-    f = d["f"]
-    if not isinstance(f, str):
-        raise HistoryError(f":f must be a keyword, got {edn.dumps(f)}", path=path, line=line)
-    time = d.get("time", line)
-    if not isinstance(time, int) or isinstance(time, bool):
-        raise HistoryError(f":time must be an integer, got {edn.dumps(time)}",
-                           path=path, line=line)
-    return Op(index=index, type=str(kind), process=process, f=str(f),
-              value=_plain(d.get("value")), time=time,
-              node=_plain(d.get("node")), error=_plain(d.get("error")))
-
-
-def _validated(ops: list[Op], lines: list[int], path: str | None) -> History:
-    """Validate process rules, reporting the file line (not the op index) of a bad op."""
-    try:
-        return History(ops).validate()
-    except HistoryError as e:
-        bad = re.match(r"op (\d+):", e.problem)
-        line = lines[int(bad.group(1))] if bad else None
-        raise HistoryError(e.problem, path=path, line=line) from None
-
-
-def parse_jepsen_edn(text: str, path: str | None = None) -> History:
-    """Jepsen's history.edn: one op map per line (blank lines and comments allowed)."""
-    ops, lines = [], []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip() or raw.lstrip().startswith(";"):
-            continue
-        d = edn.loads(raw, path=path, line=lineno)
-        op = _op_from_map(d, len(ops), lineno, path)
-        if op is not None:
-            ops.append(op)
-            lines.append(lineno)
-    return _validated(ops, lines, path)
-
-
-def parse_knossos_edn(text: str, path: str | None = None) -> History:
-    """A Knossos-style history: one EDN vector (or list) of op maps, possibly many lines."""
-    forms = edn.loads_all(text, path=path)
-    if len(forms) != 1 or not isinstance(forms[0][1], list):
-        line = forms[1][0] if len(forms) > 1 else 1
-        raise HistoryError("expected a single EDN vector of op maps", path=path, line=line)
-    # Find each map's line by re-reading element by element; the reader tracks lines.
-    reader = edn._Reader(text, path, 1)
-    reader.skip_ws()
-    reader.pos += 1  # the opening [ or (
-    ops, lines = [], []
-    for position, d in enumerate(forms[0][1]):
-        reader.skip_ws()
-        while reader.text.startswith("#_", reader.pos):
-            reader.pos += 2
-            reader.read()
-            reader.skip_ws()
-        lineno = reader.line
-        reader.read()
-        op = _op_from_map(d, len(ops), lineno, path)
-        if op is not None:
-            if "time" not in d:
-                op = Op(op.index, op.type, op.process, op.f, op.value, position, op.node,
-                        op.error)
-            ops.append(op)
-            lines.append(lineno)
-    return _validated(ops, lines, path)
-
-
-def parse_etcd_log(text: str, path: str | None = None) -> History:
-    """Porcupine/Jepsen etcd logs: `INFO  jepsen.util - 3 :ok :read 2`; time is the line."""
-    ops, lines = [], []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        m = _ETCD_LINE.match(raw)
-        if m is None:
-            raise HistoryError("expected 'INFO  jepsen.util - <process> <type> <f> <value>'",
-                               path=path, line=lineno)
-        process_s, kind_s, f_s, value_s = m.groups()
-        try:
-            process = int(process_s)
-        except ValueError:
-            raise HistoryError(f"process must be an integer, got {process_s!r}",
-                               path=path, line=lineno) from None
-        kind, f = kind_s.lstrip(":"), f_s.lstrip(":")
-        if not kind_s.startswith(":") or kind not in TYPES:
-            raise HistoryError(f"unknown type {kind_s!r}", path=path, line=lineno)
-        if f not in ("read", "write", "cas"):
-            raise HistoryError(f"unknown f {f_s!r} (expected :read, :write or :cas)",
-                               path=path, line=lineno)
-        value = edn.loads(value_s, path=path, line=lineno) if value_s else None
-        error = None
-        if isinstance(value, edn.Keyword):  # :timed-out and similar: an error, not a value
-            value, error = None, value
-        if f == "cas" and kind == INVOKE and not (isinstance(value, list) and len(value) == 2):
-            raise HistoryError(f"a :cas takes [from to], got {value_s!r}",
-                               path=path, line=lineno)
-        ops.append(Op(index=len(ops), type=kind, process=process, f=f, value=value,
-                      time=lineno, error=error))
-        lines.append(lineno)
-    ops = _carry_invoke_values(ops)
-    return _validated(ops, lines, path)
-
-
-def _carry_invoke_values(ops: list[Op]) -> list[Op]:
-    """Completions of writes and CAS repeat their invoke's value (logs write `:timed-out`)."""
-    open_invoke: dict = {}
-    out = []
-    for op in ops:
-        if op.type == INVOKE:
-            open_invoke[op.process] = op
-        else:
-            inv = open_invoke.pop(op.process, None)
-            if inv is not None and op.f != "read" and op.type in (OK, FAIL, INFO):
-                op = Op(op.index, op.type, op.process, op.f, inv.value, op.time, op.node,
-                        op.error)
-        out.append(op)
-    return out
-
-
-def parse_kv_log(text: str, path: str | None = None) -> History:
-    """Porcupine kv logs: `{:process 9, :type :invoke, :f :append, :key "0", :value "x"}`.
-
-    Ops become Jepsen `independent` style: value = [key, value].
-    """
-    ops, lines = [], []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        d = edn.loads(raw, path=path, line=lineno)
-        if not isinstance(d, dict) or "key" not in d:
-            raise HistoryError("expected an op map with a :key", path=path, line=lineno)
-        if d.get("f") not in ("get", "put", "append"):
-            raise HistoryError(f"unknown :f {edn.dumps(d.get('f'))} "
-                               "(expected :get, :put or :append)", path=path, line=lineno)
-        d = dict(d)
-        d["value"] = [_plain(d.pop("key")), d.get("value")]
-        op = _op_from_map(d, len(ops), lineno, path)
-        if op is not None:
-            ops.append(op)
-            lines.append(lineno)
-    return _validated(ops, lines, path)
-
-
-def parse_jsonl(text: str, path: str | None = None) -> History:
-    """faultlab's native JSON lines."""
-    return loads_history(text.encode(), path).validate(path)
-
-
-_PARSERS = {
-    "jepsen-edn": parse_jepsen_edn,
-    "knossos-edn": parse_knossos_edn,
-    "etcd-log": parse_etcd_log,
-    "kv-log": parse_kv_log,
-    "jsonl": parse_jsonl,
-}
-
-
-def parse_history(text: str, format: str = "auto", path: str | None = None) -> History:
-    """Parse history text in the named format (or detect it)."""
-    if format == "auto":
-        if not text.strip():
-            return History([])  # an empty history is trivially valid in every format
-        format = detect_format(text, path)
-    if format not in _PARSERS:
-        raise HistoryError(f"unknown history format {format!r}; "
-                           f"choose from {', '.join(FORMATS)}", path=path)
-    return _PARSERS[format](text, path)
-
-
-def load_history(path: str | Path, format: str = "auto") -> History:
-    """Read a history file in any supported format; `auto` detects it from the content."""
-    path = Path(path)
-    return parse_history(_read_text(path), format, str(path))
-
-
-def write_jepsen_edn(history: History, path: str | Path) -> None:
-    """Write a history in Jepsen's history.edn shape (atomically)."""
-    from faultlab.histories.bundle import write_atomic
-
-    write_atomic(Path(path), edn.dumps_history(history).encode())
