@@ -23,7 +23,7 @@ import orjson
 from faultlab.histories import edn
 from faultlab.histories.errors import HistoryError
 from faultlab.histories.history import History
-from faultlab.histories.op import FAIL, INFO, INVOKE, OK, TYPES, Op
+from faultlab.histories.op import INFO, INVOKE, OK, TYPES, Op
 
 FORMATS = ("auto", "jepsen-edn", "knossos-edn", "history-txt", "jepsen-log", "etcd-log",
            "kv-log", "jsonl", "json")
