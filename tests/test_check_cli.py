@@ -30,7 +30,7 @@ def test_linearizable_file_exits_0(tmp_path, capsys):
     (tmp_path / "good.edn").write_text(GOOD)
     code, out, _ = run(capsys, tmp_path / "good.edn", "--model", "register")
     assert code == 0
-    assert "good.edn: linearizable (register, 2 ops" in out
+    assert "good.edn: linearizable (register, jepsen-edn, 2 ops" in out
     assert "total: 1 files: 1 linearizable" in out
 
 
@@ -50,17 +50,17 @@ def test_time_limit_exits_2_and_names_undecided(tmp_path, capsys):
     (tmp_path / "hard.edn").write_text("\n".join(lines) + "\n")
     code, out, _ = run(capsys, tmp_path / "hard.edn", "--model", "set", "--time-limit", "0")
     assert code == 2
-    assert "UNKNOWN" in out and "undecided partitions" in out
+    assert "UNKNOWN" in out and "the time limit ran out" in out
 
 
 def test_bad_inputs_exit_3_naming_file_and_line(tmp_path, capsys):
     (tmp_path / "good.edn").write_text(GOOD)
     (tmp_path / "broken.edn").write_text(GOOD + "{:type :ok, :f :read\n")
-    code, out, _ = run(capsys, tmp_path / "good.edn", tmp_path / "broken.edn",
-                       tmp_path / "missing.edn", "--model", "register")
+    code, out, err = run(capsys, tmp_path / "good.edn", tmp_path / "broken.edn",
+                         tmp_path / "missing.edn", "--model", "register")
     assert code == 3
-    assert f"{tmp_path / 'broken.edn'}:5: EDN: missing closing '}}'" in out
-    assert "missing.edn: error:" in out and "no such file" in out
+    assert f"error: {tmp_path / 'broken.edn'}:5: EDN: missing closing '}}'" in err
+    assert f"error: {tmp_path / 'missing.edn'}: no such file" in err  # the path once
     assert "total: 3 files: 1 linearizable, 0 not linearizable, 0 unknown, 2 bad input" in out
 
 
@@ -84,14 +84,25 @@ def test_worst_code_wins_and_json_document(tmp_path, capsys):
                             "unknown": 0, "bad_input": 0, "exit_code": 1}
 
 
-def test_knossos_cas_flag(tmp_path, capsys):
+def test_failed_cas_reading_follows_the_format_unless_told(tmp_path, capsys):
+    """Jepsen and Knossos files read a failed CAS as "did not happen"; Porcupine's etcd logs
+    as an observation that the value differed; --cas-fail chooses; the output names it."""
     history = ("{:type :invoke, :f :write, :process 0, :value 0}\n"
                "{:type :ok, :f :write, :process 0, :value 0}\n"
                "{:type :invoke, :f :cas, :process 1, :value [0 1]}\n"
                "{:type :fail, :f :cas, :process 1, :value [0 1]}\n")
     (tmp_path / "cas.edn").write_text(history)
-    assert run(capsys, tmp_path / "cas.edn")[0] == 1
-    assert run(capsys, tmp_path / "cas.edn", "--knossos-cas")[0] == 0
+    code, out, _ = run(capsys, tmp_path / "cas.edn")
+    assert code == 0 and "a failed CAS did nothing (Jepsen, Knossos)" in out
+    code, out, _ = run(capsys, tmp_path / "cas.edn", "--cas-fail", "observes")
+    assert code == 1 and "a failed CAS saw another value (Porcupine)" in out
+    log = "".join(f"INFO  jepsen.util - {p}\t:{t}\t:{f}\t{v}\n" for p, t, f, v in [
+        (0, "invoke", "write", 0), (0, "ok", "write", 0), (1, "invoke", "cas", "[0 1]"),
+        (1, "fail", "cas", "[0 1]")])
+    (tmp_path / "cas.log").write_text(log)
+    code, out, _ = run(capsys, tmp_path / "cas.log")
+    assert code == 1 and "etcd-log" in out and "(Porcupine)" in out
+    assert run(capsys, tmp_path / "cas.log", "--cas-fail", "no-effect")[0] == 0
 
 
 @needs_corpus

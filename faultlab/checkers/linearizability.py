@@ -83,7 +83,7 @@ def _jsonable(x: Any) -> Any:
     return repr(x)
 
 
-def entries_from_history(history: Iterable[Op]) -> list[Entry]:
+def entries_from_history(history: Iterable[Op], deadline: float | None = None) -> list[Entry]:
     """Pair invocations with completions; an invoke never completed counts as info.
 
     Positions in the history are the real-time order, so they serve as times. Ops of a
@@ -92,6 +92,8 @@ def entries_from_history(history: Iterable[Op]) -> list[Entry]:
     entries: list[Entry] = []
     open_ops: dict = {}
     for pos, op in enumerate(history):
+        if deadline is not None and not pos & 65535 and time.monotonic() > deadline:
+            raise _Budget("time")
         if op.process == "nemesis":
             continue
         if op.type == INVOKE:
@@ -168,7 +170,11 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                           "op": entries[orders.read].describe(model), "cycle": orders.cycle}
         result.seconds = time.monotonic() - started
         return result
+    if deadline is not None and time.monotonic() > deadline:
+        return _out_of_time(result, started)
     trans = [model.compile(e.call) for e in entries]
+    if deadline is not None and time.monotonic() > deadline:
+        return _out_of_time(result, started)
     by_invoke_ok = [i for i in range(n) if entries[i].complete is not None]
     info_ids = [i for i in range(n) if entries[i].complete is None]
     ok_ids = sorted(by_invoke_ok, key=lambda i: entries[i].complete)  # rank -> op
@@ -192,6 +198,8 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
     twin = _earlier_twins(entries, info_ids)
     must_ok, must_info = _must_follow(orders, entries, info_ids, slot)
     windows = _windows(entries, ok_ids, LOOKAHEAD)
+    if deadline is not None and time.monotonic() > deadline:
+        return _out_of_time(result, started)
     checks: list = [_UNSET] * n_ok
     steps = 0
 
@@ -320,7 +328,7 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
             branches = [b for b in branches if follows_all(b[0], lo, rel, ilin)]
         return lo, rel, r, rrel, ilin, closed, branches
 
-    init = model.init()
+    init = model.init_for(key)
     lo, rel, r, rrel, ilin, closed, branches = expand(0, 0, 0, 0, 0, init)
     node = (tuple(closed), None)  # the path: (ops linearized at this step, parent)
     best = _Deepest(lo + rel.bit_count(), (lo, rel, ilin), init, node)
@@ -398,6 +406,12 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         states = [state] if stuck < len(path) else best.states
         result.failure = _report(entries, model, path[:stuck], culprit, states, ok_ids,
                                  ok_end, info_end, by_invoke_ok, info_ids)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _out_of_time(result: PartitionResult, started: float) -> PartitionResult:
+    result.valid, result.exhausted = UNKNOWN, "time"
     result.seconds = time.monotonic() - started
     return result
 
@@ -566,21 +580,30 @@ def partitions(entries: list[Entry], model: Model) -> list[tuple[Any, list[Entry
 
 def check_linearizable(history: Iterable[Op], model: Model | str = "cas-register",
                        time_limit: float | None = None, *, all_partitions: bool = False,
-                       memory_limit: int = DEFAULT_MEMORY_LIMIT,
-                       jobs: int | None = None) -> Verdict:
+                       memory_limit: int = DEFAULT_MEMORY_LIMIT, jobs: int | None = None,
+                       deadline: float | None = None) -> Verdict:
     """Check that a history is linearizable with respect to `model`.
 
     Returns a Verdict named "linearizable": valid True, False, or "unknown" when
-    `time_limit` (seconds, for the whole check) ran out first. By default the check stops at
-    the first partition that fails; `all_partitions=True` checks and reports every one.
-    `memory_limit` bounds the memo cache in bytes. `jobs` is the number of processes used
-    for independent partitions (None: decide from the history size and the CPU count).
+    `time_limit` (seconds, for the whole check) or the absolute `deadline` (time.monotonic)
+    ran out first. By default the check stops at the first partition that fails;
+    `all_partitions=True` checks and reports every one. `memory_limit` bounds the memo cache
+    in bytes. `jobs` is the number of processes used for independent partitions (None:
+    decide from the history size and the CPU count).
     """
     if isinstance(model, str):
         model = get_model(model)
     started = time.monotonic()
-    deadline = None if time_limit is None else started + time_limit
-    parts = partitions(entries_from_history(history), model)
+    if time_limit is not None:
+        deadline = started + time_limit if deadline is None else min(deadline,
+                                                                    started + time_limit)
+    try:
+        parts = partitions(entries_from_history(history, deadline), model)
+    except _Budget:
+        return Verdict(name=NAME, valid=UNKNOWN, explanation="unknown: the time limit ran "
+                       "out before the search began", anomalies={
+                           "model": model.name, "stats": {"seconds": round(
+                               time.monotonic() - started, 6)}})
     total_ops = sum(len(p) for _, p in parts)
     if jobs is None:
         jobs = min(os.cpu_count() or 1, len(parts)) if total_ops >= PARALLEL_MIN_OPS else 1
@@ -732,7 +755,7 @@ def render(verdict: Verdict, *, max_prefix: int = 5) -> list[str]:
             lines.append(f"    concurrent: {_op_text(c)}")
         lines.append("  model state(s) there: " + ", ".join(w["states"]))
     undecided = verdict.anomalies.get("undecided_partitions")
-    if undecided:
+    if undecided and undecided != [None]:
         lines.append("undecided partitions: " + ", ".join(map(repr, undecided)))
     unchecked = verdict.anomalies.get("unchecked_partitions")
     if unchecked:

@@ -83,6 +83,10 @@ class Model:
         """The state before any operation."""
         return None
 
+    def init_for(self, key: Hashable) -> Hashable:
+        """The state before any operation of the partition `key` (see `partition`)."""
+        return self.init()
+
     def step(self, state, call: Call) -> tuple[bool, Hashable]:
         """(legal, next state) for applying `call` with its observed output in `state`."""
         raise NotImplementedError
@@ -192,23 +196,29 @@ class Register(Model):
         return _show(state)
 
 
+CAS_FAIL_READINGS = ("no-effect", "observes")
+
+
 class CASRegister(Register):
     """A register with compare-and-set; `cas` takes [from to].
 
-    By default a failed CAS is an observation, as in Porcupine: the value differed from
-    `from` at some point in the op's interval. `knossos=True` gives Knossos's weaker reading,
-    where a failed CAS simply did not happen.
+    A failed CAS has two readings. `no-effect` (Jepsen's and Knossos's): it did not happen,
+    and constrains nothing. `observes` (Porcupine's): the value differed from `from` at some
+    point in the op's interval.
     """
 
     name = "cas-register"
 
-    def __init__(self, initial: Any = None, knossos: bool = False):
+    def __init__(self, initial: Any = None, cas_fail: str = "no-effect"):
         super().__init__(initial)
-        self.knossos = knossos
+        if cas_fail not in CAS_FAIL_READINGS:
+            raise ModelError(f"a failed CAS reading is one of {', '.join(CAS_FAIL_READINGS)}, "
+                             f"not {cas_fail!r}")
+        self.cas_fail = cas_fail
 
     def keep(self, call: Call) -> bool:
         if call.type == FAIL:
-            return call.f == "cas" and not self.knossos
+            return call.f == "cas" and self.cas_fail == "observes"
         return not (call.f == "read" and call.type == INFO)
 
     def read_only(self, call: Call) -> bool:
@@ -261,11 +271,15 @@ class KV(Model):
 
     name = "kv"
 
-    def __init__(self, partitioned: bool = True):
+    def __init__(self, partitioned: bool = True, initial: dict | None = None):
         self.partitioned = partitioned
+        self.initial = _initial_map(self, initial, str)
 
     def init(self):
-        return "" if self.partitioned else ()
+        return "" if self.partitioned else tuple(sorted(self.initial.items()))
+
+    def init_for(self, key):
+        return self.initial.get(key, "") if self.partitioned else self.init()
 
     def keep(self, call: Call) -> bool:
         return call.type != FAIL and not (call.f == "get" and call.type == INFO)
@@ -389,8 +403,8 @@ class KVCas(KV):
 
     name = "kv-cas"
 
-    def __init__(self):
-        super().__init__(partitioned=True)
+    def __init__(self, initial: dict | None = None):
+        super().__init__(partitioned=True, initial=initial)
 
     def _cas_parts(self, call: Call):
         try:
@@ -527,8 +541,15 @@ class MultiRegister(Model):
 
     name = "multi-register"
 
+    def __init__(self, initial: dict | None = None):
+        self.initial = _initial_map(self, initial, object)
+
     def init(self):
-        return ()
+        return tuple(sorted(self.initial.items(), key=repr))
+
+    def init_for(self, key):
+        return tuple(sorted(((k, v) for k, v in self.initial.items()
+                             if key is None or self._group.get(k) == key), key=repr))
 
     def _mops(self, call: Call, value):
         if call.f != "txn" or not isinstance(value, (list, tuple)):
@@ -570,6 +591,7 @@ class MultiRegister(Model):
         for i, keys in enumerate(keys_of):
             root = find(keys[0]) if keys else None
             groups.setdefault(root, []).append(i)
+        self._group = {k: find(k) for k in parent}  # for init_for: which initial keys
         return list(groups.items())
 
     def step(self, state, call: Call):
@@ -602,8 +624,11 @@ class SetModel(Model):
 
     name = "set"
 
+    def __init__(self, initial=None):
+        self.initial = frozenset(freeze(v) for v in _initial_items(self, initial))
+
     def init(self):
-        return frozenset()
+        return self.initial
 
     def keep(self, call: Call) -> bool:
         return call.type != FAIL and not (call.f == "read" and call.type == INFO)
@@ -632,8 +657,12 @@ class UnorderedQueue(Model):
 
     name = "unordered-queue"
 
+    def __init__(self, initial=None):
+        self.initial = tuple(sorted((freeze(v) for v in _initial_items(self, initial)),
+                                    key=repr))
+
     def init(self):
-        return ()
+        return self.initial
 
     def keep(self, call: Call) -> bool:
         if call.f == "dequeue":
@@ -661,8 +690,11 @@ class FIFOQueue(Model):
 
     name = "fifo-queue"
 
+    def __init__(self, initial=None):
+        self.initial = tuple(freeze(v) for v in _initial_items(self, initial))
+
     def init(self):
-        return ()
+        return self.initial
 
     def keep(self, call: Call) -> bool:
         if call.f == "dequeue" and call.type == OK:
@@ -686,8 +718,14 @@ class Mutex(Model):
 
     name = "mutex"
 
+    def __init__(self, initial: bool | None = None):
+        if initial not in (None, True, False):
+            raise ModelError(f"model mutex starts locked (true) or free (false), "
+                             f"not {initial!r}")
+        self.initial = bool(initial)
+
     def init(self):
-        return False
+        return self.initial
 
     def step(self, state, call: Call):
         if call.f == "acquire":
@@ -698,6 +736,104 @@ class Mutex(Model):
 
     def describe(self, state) -> str:
         return "locked" if state else "free"
+
+
+def _initial_map(model: Model, initial, value_type) -> dict:
+    if initial is None:
+        return {}
+    if not isinstance(initial, dict):
+        raise ModelError(f"model {model.name} starts from a map of keys to values, "
+                         f"not {initial!r}")
+    out = {freeze(k): freeze(v) for k, v in initial.items()}
+    if value_type is str and not all(isinstance(v, str) for v in out.values()):
+        raise ModelError(f"model {model.name} holds strings; the initial map has "
+                         f"{initial!r}")
+    return out
+
+
+def _initial_items(model: Model, initial) -> list:
+    if initial is None:
+        return []
+    if not isinstance(initial, (list, tuple, set, frozenset)):
+        raise ModelError(f"model {model.name} starts from a collection, not {initial!r}")
+    return list(initial)
+
+
+class Independent(Model):
+    """Jepsen's independent keys (`jepsen.independent`): every value is [key value], and
+    each key is a separate object of the inner model, checked on its own."""
+
+    def __init__(self, inner: Model):
+        self.inner = inner
+        self.name = inner.name
+
+    @staticmethod
+    def _key(call: Call):
+        value = call.value
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise ModelError(f"a keyed history needs [key value] values, got {call.f} "
+                             f"{value!r}")
+        return freeze(value[0])
+
+    @staticmethod
+    def unwrap(call: Call) -> Call:
+        """The call as the inner model sees it: without its key."""
+        out = call.output
+        if isinstance(out, (list, tuple)) and len(out) == 2:
+            out = out[1]
+        return Call(call.f, call.value[1], out, call.type)
+
+    def partition(self, calls: list[Call]):
+        groups: dict = {}
+        for i, call in enumerate(calls):
+            groups.setdefault(self._key(call), []).append(i)
+        return list(groups.items())
+
+    def init_for(self, key):
+        return self.inner.init()
+
+    def keep(self, call: Call) -> bool:
+        return self.inner.keep(self.unwrap(call))
+
+    def read_only(self, call: Call) -> bool:
+        return self.inner.read_only(self.unwrap(call))
+
+    def step(self, state, call: Call):
+        return self.inner.step(state, self.unwrap(call))
+
+    def compile(self, call: Call):
+        return self.inner.compile(self.unwrap(call))
+
+    def reachable(self, target: Call, concurrent: list[Call]):
+        return self.inner.reachable(self.unwrap(target), [self.unwrap(c) for c in concurrent])
+
+    def describe(self, state) -> str:
+        return self.inner.describe(state)
+
+    def describe_call(self, call: Call) -> str:
+        return self.inner.describe_call(self.unwrap(call))
+
+
+INDEPENDENT_MODELS = ("register", "cas-register", "set", "unordered-queue", "fifo-queue",
+                      "mutex")
+"""Models whose Jepsen histories may be keyed: values [key value] (`jepsen.independent`)."""
+
+
+def looks_keyed(name: str, values: list) -> bool:
+    """Whether a history's invoked values (client ops only) look like `jepsen.independent`
+    ones for model `name`: every value a [key value] pair, and for a cas-register every cas
+    value [key [from to]] (a plain cas value [from to] is a pair too)."""
+    if name not in INDEPENDENT_MODELS or not values:
+        return False
+    pairs = all(isinstance(v, (list, tuple)) and len(v) == 2 for _, v in values)
+    if not pairs:
+        return False
+    if name == "cas-register":
+        cas = [v for f, v in values if f == "cas"]
+        writes = [v for f, v in values if f == "write"]
+        return all(isinstance(v[1], (list, tuple)) and len(v[1]) == 2 for v in cas) and \
+            bool(cas or writes)
+    return True
 
 
 MODELS: dict[str, Callable[[], Model]] = {
@@ -714,9 +850,19 @@ MODELS: dict[str, Callable[[], Model]] = {
 """Model factories by CLI name."""
 
 
-def get_model(name: str, **options) -> Model:
-    """The model registered under `name`, built with `options`; ModelError if unknown."""
+def get_model(name: str, *, independent: bool = False, **options) -> Model:
+    """The model registered under `name`, built with `options` (`initial`, and `cas_fail`
+    for the cas-register); with `independent`, keyed as `jepsen.independent` histories are.
+    ModelError if unknown."""
     factory = MODELS.get(name)
     if factory is None:
         raise ModelError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
-    return factory(**options)
+    if independent and name not in INDEPENDENT_MODELS:
+        raise ModelError(f"model {name} is keyed already; --independent applies to "
+                         f"{', '.join(INDEPENDENT_MODELS)}")
+    try:
+        model = factory(**options)
+    except TypeError:
+        raise ModelError(f"model {name} takes no option "
+                         f"{', '.join(sorted(options))}") from None
+    return Independent(model) if independent else model

@@ -1,7 +1,19 @@
-"""`faultlab check`: linearizability of history files from real systems or from runs."""
+"""`faultlab check`: linearizability of history files from real systems or from runs.
+
+Each file is read in the format it shows (or `--format`), checked against the model with the
+reading its format implies (a failed CAS did nothing in Jepsen and Knossos files, and was an
+observation in Porcupine's logs, unless `--cas-fail` says otherwise), per key when its
+values are `jepsen.independent` [key value] pairs. The time limit covers reading and
+checking; the memory limit bounds the whole process. Exit code: the worst over all files.
+"""
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -11,19 +23,10 @@ from faultlab.errors import FaultlabError
 _HISTORY_SUFFIXES = (".edn", ".log", ".txt", ".jsonl", ".json")
 # Severity for "the worst code": bad input, then not linearizable, then unknown, then ok.
 _SEVERITY = {0: 0, 2: 1, 1: 2, 3: 3}
-
-
-def _history_files(paths) -> list[Path]:
-    """Expand directories into the history files under them, in sorted order."""
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file()
-                                and f.suffix in _HISTORY_SUFFIXES
-                                and not f.name.startswith(".")))
-        else:
-            files.append(p)
-    return files
+_LABEL = {0: "linearizable", 1: "NOT LINEARIZABLE", 2: "UNKNOWN"}
+_READING = {"no-effect": "a failed CAS did nothing (Jepsen, Knossos)",
+            "observes": "a failed CAS saw another value (Porcupine)"}
+_PORCUPINE_FORMATS = ("etcd-log",)  # Porcupine's own logs: its reading of a failed CAS
 
 
 @click.command("check")
@@ -32,80 +35,215 @@ def _history_files(paths) -> list[Path]:
               help="register, cas-register, kv, kv-cas, multi-register, set, unordered-queue, "
               "fifo-queue or mutex.")
 @click.option("--format", "fmt", default="auto", show_default=True,
-              type=click.Choice(["auto", "jepsen-edn", "knossos-edn", "etcd-log", "kv-log",
-                                 "jsonl"]), help="History file format.")
-@click.option("--time-limit", default=None, type=click.FloatRange(min=0),
-              help="Seconds per file; past it the verdict is unknown.")
-@click.option("--memory-limit", default=1024, show_default=True, type=click.IntRange(min=1),
-              help="MiB the search's memo cache may use per file.")
+              type=click.Choice(["auto", "jepsen-edn", "knossos-edn", "history-txt",
+                                 "jepsen-log", "etcd-log", "kv-log", "jsonl", "json"]),
+              help="History file format.")
+@click.option("--initial", default=None, metavar="EDN",
+              help="The model's initial value, e.g. 0 or '{:x 0 :y 0}' [default: nil/empty].")
+@click.option("--cas-fail", type=click.Choice(["no-effect", "observes"]), default=None,
+              help="cas-register: a failed CAS did nothing (Jepsen, Knossos) or saw another "
+              "value (Porcupine) [default: by the file's format].")
+@click.option("--independent/--no-independent", default=None,
+              help="Values are jepsen.independent [key value] pairs, checked per key "
+              "[default: detected].")
+@click.option("--time-limit", default=None, type=float,
+              help="Seconds per file, reading included; past it the verdict is unknown.")
+@click.option("--memory-limit", default=None, type=click.IntRange(min=16),
+              help="MiB the process may grow by; past it the verdict is unknown "
+              "[default: half of the machine's memory].")
 @click.option("--all-keys", is_flag=True,
               help="Check every partition (key) and report all failing ones.")
-@click.option("--knossos-cas", is_flag=True,
-              help="cas-register: a failed CAS did not happen (Knossos) instead of observing "
-              "a different value (Porcupine, the default).")
 @click.option("--no-partition", is_flag=True, help="kv: check the whole map as one object.")
 @click.option("--jobs", default=None, type=click.IntRange(min=1),
               help="Processes for independent partitions [default: automatic].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead.")
-def check_cmd(paths, model, fmt, time_limit, memory_limit, all_keys, knossos_cas,
-              no_partition, jobs, as_json):
+def check_cmd(paths, model, fmt, initial, cas_fail, independent, time_limit, memory_limit,
+              all_keys, no_partition, jobs, as_json):
     """Check that history files (or directories of them) are linearizable.
 
     Exit code: 0 linearizable, 1 not linearizable, 2 unknown, 3 bad input (the worst over
     all files).
     """
-    import orjson
+    from faultlab.checkers.models import MODELS, ModelError
 
-    from faultlab.checkers.linearizability import check_linearizable, render
-    from faultlab.checkers.models import get_model
-    from faultlab.histories.formats import load_history
-
+    if model not in MODELS:
+        raise ModelError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit >= 0):
+        raise FaultlabError(f"--time-limit must be a finite number of seconds >= 0, "
+                            f"got {time_limit}")
+    if cas_fail is not None and model != "cas-register":
+        raise click.UsageError("--cas-fail only applies to --model cas-register")
+    if no_partition and model != "kv":
+        raise click.UsageError("--no-partition only applies to --model kv")
     options = {}
-    if knossos_cas:
-        if model != "cas-register":
-            raise click.UsageError("--knossos-cas only applies to --model cas-register")
-        options["knossos"] = True
+    if initial is not None:
+        options["initial"] = _parse_initial(initial)
     if no_partition:
-        if model != "kv":
-            raise click.UsageError("--no-partition only applies to --model kv")
         options["partitioned"] = False
-    the_model = get_model(model, **options)
     files = _history_files(paths)
-    if not files:
-        raise FaultlabError(f"no history files in {', '.join(paths)}")
     worst, counts, docs = 0, {0: 0, 1: 0, 2: 0, 3: 0}, []
-    for path in files:
-        try:
-            history = load_history(path, fmt)
-            verdict = check_linearizable(history, the_model, time_limit,
-                                         all_partitions=all_keys,
-                                         memory_limit=memory_limit << 20, jobs=jobs)
-        except FaultlabError as e:
-            code = 3
-            docs.append({"path": str(path), "error": str(e)})
-            if not as_json:
-                click.echo(f"{path}: error: {e}")
-        else:
-            code = {True: 0, False: 1}.get(verdict.valid, 2)
-            n_ops = sum(1 for op in history if op.type == "invoke")
-            docs.append({"path": str(path), "operations": n_ops,
-                         "verdict": verdict.to_dict()})
-            if not as_json:
-                label = {0: "linearizable", 1: "NOT LINEARIZABLE", 2: "UNKNOWN"}[code]
-                secs = verdict.anomalies["stats"]["seconds"]
-                click.echo(f"{path}: {label} ({the_model.name}, {n_ops} ops, "
-                           f"{secs:.3f}s)")
-                if code:
-                    for line in render(verdict):
-                        click.echo("  " + line)
-        counts[code] += 1
-        worst = max(worst, code, key=_SEVERITY.__getitem__)
+    with _memory_limit(memory_limit) as limit_mb:
+        for path in files:
+            if isinstance(path, FaultlabError):
+                doc, code = {"path": str(path.args[1]), "error": str(path.args[0])}, 3
+                if not as_json:
+                    click.echo(f"error: {path.args[0]}", err=True)
+            else:
+                doc, code = _check_file(path, model, fmt, options, cas_fail, independent,
+                                        time_limit, limit_mb, all_keys, jobs, as_json)
+            docs.append(doc)
+            counts[code] += 1
+            worst = max(worst, code, key=_SEVERITY.__getitem__)
     total = {"files": len(files), "linearizable": counts[0], "not_linearizable": counts[1],
              "unknown": counts[2], "bad_input": counts[3], "exit_code": worst}
     if as_json:
-        sys.stdout.write(orjson.dumps({"model": the_model.name, "files": docs, "total": total},
-                                      option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(_dumps({"model": model, "files": docs, "total": total}) + "\n")
     else:
         click.echo(f"total: {len(files)} files: {counts[0]} linearizable, {counts[1]} not "
                    f"linearizable, {counts[2]} unknown, {counts[3]} bad input")
     return worst
+
+
+def _check_file(path: Path, model_name: str, fmt: str, options: dict, cas_fail, independent,
+                time_limit, limit_mb: int, all_keys: bool, jobs, as_json: bool):
+    """Read and check one file: (its JSON document, its exit code)."""
+    from faultlab.checkers.linearizability import check_linearizable, render
+    from faultlab.checkers.models import get_model, looks_keyed
+    from faultlab.histories.formats import ReadTimeout, read_history
+
+    started = time.monotonic()
+    deadline = None if time_limit is None else started + time_limit
+    notes: dict = {}
+    try:
+        loaded = read_history(path, fmt, deadline=deadline)
+        history = loaded.history
+        opts = dict(options)
+        if model_name == "cas-register":
+            opts["cas_fail"] = cas_fail or ("observes" if loaded.format in _PORCUPINE_FORMATS
+                                            else "no-effect")
+            notes["failed CAS"] = opts["cas_fail"]
+        invoked = [(op.f, op.value) for op in history if op.type == "invoke"]
+        keyed = independent if independent is not None else looks_keyed(model_name, invoked)
+        the_model = get_model(model_name, independent=keyed, **opts)
+        verdict = check_linearizable(history, the_model, all_partitions=all_keys,
+                                     memory_limit=limit_mb << 19, jobs=jobs,
+                                     deadline=deadline)
+    except FaultlabError as e:
+        if not as_json:
+            click.echo(f"error: {e}", err=True)
+        return {"path": str(path), "error": str(e)}, 3
+    except ReadTimeout as e:
+        return _unknown(path, f"unknown: {e}", started, as_json), 2
+    except MemoryError:
+        return _unknown(path, f"unknown: the memory limit ({limit_mb} MiB) ran out",
+                        started, as_json), 2
+    code = {True: 0, False: 1}.get(verdict.valid, 2)
+    n_ops = len(invoked)
+    parts = verdict.anomalies.get("stats", {}).get("partitions", 1)
+    doc = {"path": str(path), "format": loaded.format, "operations": n_ops,
+           "keyed": parts if keyed else None, "warnings": list(loaded.warnings),
+           "verdict": verdict.to_dict(), **{k.replace(" ", "_"): v for k, v in notes.items()}}
+    if not as_json:
+        for warning in loaded.warnings:
+            click.echo(f"{path}: warning: {warning}", err=True)
+        what = [model_name, loaded.format]
+        if "failed CAS" in notes:
+            what.append(_READING[notes["failed CAS"]])
+        if keyed:
+            what.append(f"keyed history: {parts} keys")
+        secs = time.monotonic() - started
+        click.echo(f"{path}: {_LABEL[code]} ({', '.join(what)}, {n_ops:,} ops, {secs:.3f}s)")
+        if code:
+            for line in render(verdict):
+                click.echo("  " + line)
+    return doc, code
+
+
+def _unknown(path: Path, why: str, started: float, as_json: bool) -> dict:
+    if not as_json:
+        click.echo(f"{path}: UNKNOWN ({why}, {time.monotonic() - started:.3f}s)")
+    return {"path": str(path), "verdict": {"name": "linearizable", "valid": "unknown",
+                                           "explanation": why}}
+
+
+def _parse_initial(text: str):
+    from faultlab.histories import edn
+    from faultlab.histories.formats import plain
+
+    return plain(edn.loads(text, path="--initial"))
+
+
+def _history_files(paths) -> list:
+    """The files to check, in order: each path, or the history files under a directory.
+    A path that cannot be read becomes a FaultlabError(problem, path) in its place."""
+    files: list = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            problems: list = []
+            found = []
+            for root, dirs, names in os.walk(p, onerror=problems.append):
+                dirs.sort()
+                for name in sorted(names):
+                    f = Path(root) / name
+                    if f.suffix in _HISTORY_SUFFIXES and not name.startswith("."):
+                        found.append(f)
+            found.sort()
+            files.extend(found)
+            for e in problems:
+                files.append(FaultlabError(f"{e.filename}: cannot read directory "
+                                           f"({e.strerror})", e.filename))
+            if not found and not problems:
+                files.append(FaultlabError(f"{p}: no history files in this directory", p))
+        else:
+            files.append(p)
+    return files
+
+
+@contextlib.contextmanager
+def _memory_limit(limit_mb: int | None):
+    """Let the process's data grow by at most `limit_mb` MiB (half the machine by default)
+    past what it holds now, so a history too big to check ends in an unknown verdict, not
+    in swapping; the limit is lifted afterwards. Yields the limit in MiB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+    except (ValueError, OSError, AttributeError):
+        total = 8192
+    limit_mb = limit_mb or max(256, total // 2)
+    try:
+        import resource
+
+        before = resource.getrlimit(resource.RLIMIT_DATA)
+        want = (_data_mb() + limit_mb) << 20
+        if before[1] != resource.RLIM_INFINITY and want > before[1]:
+            raise ValueError("past the hard limit")
+        resource.setrlimit(resource.RLIMIT_DATA, (want, before[1]))
+    except (ImportError, ValueError, OSError):
+        before = None  # no such limit here: the memo's own budget still holds
+    try:
+        yield limit_mb
+    finally:
+        if before is not None:
+            resource.setrlimit(resource.RLIMIT_DATA, before)
+
+
+def _data_mb() -> int:
+    """The process's data segment now, in MiB (Linux), or 0 when unknown."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) >> 10
+    except OSError:
+        pass
+    return 0
+
+
+def _dumps(doc) -> str:
+    """JSON text for a report. orjson is fast but refuses integers past 64 bits and lone
+    surrogates; the standard library writes both exactly."""
+    import orjson
+
+    try:
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(doc, indent=2, default=repr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,14 @@ class LoadedHistory:
 
 # ---- entry points ------------------------------------------------------------------------
 
-def read_history(path: str | Path, format: str = "auto") -> LoadedHistory:
-    """Read a history file; `auto` detects the format from its content."""
+class ReadTimeout(Exception):
+    """Reading a history took past its deadline (the check's time limit covers reading)."""
+
+
+def read_history(path: str | Path, format: str = "auto", *,
+                 deadline: float | None = None) -> LoadedHistory:
+    """Read a history file; `auto` detects the format from its content. Past `deadline`
+    (time.monotonic) it raises ReadTimeout."""
     _check_format(format)
     path = Path(path)
     where = str(path)
@@ -63,7 +70,7 @@ def read_history(path: str | Path, format: str = "auto") -> LoadedHistory:
         raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
     with f:
         try:
-            return _read_lines(_decoded(f, where), format, where)
+            return _read_lines(_decoded(f, where, deadline), format, where)
         except OSError as e:
             raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
 
@@ -100,10 +107,12 @@ def _check_format(format: str) -> None:
                            f"choose from {', '.join(FORMATS)}")
 
 
-def _decoded(f, path: str) -> Iterator[tuple[int, str]]:
+def _decoded(f, path: str, deadline: float | None) -> Iterator[tuple[int, str]]:
     """(line number, text) for each line of a binary file, naming a line that is not
-    UTF-8."""
+    UTF-8, and stopping at the deadline."""
     for lineno, raw in enumerate(f, 1):
+        if deadline is not None and not lineno & 4095 and time.monotonic() > deadline:
+            raise ReadTimeout(f"the time limit ran out reading line {lineno}")
         try:
             yield lineno, raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
@@ -258,9 +267,9 @@ def _from_map(d: Any, line: int, b: _Builder) -> None:
         if v is not None and (type(v) is not int):
             b.fail(f":{name} must be an integer, got {_shown(v)}", line)
     value, node, error = d.get("value"), d.get("node"), d.get("error")
-    b.add(kind, d["process"], f, value if type(value) in _FLAT else _plain(value), line, time,
-          index, node if type(node) in _FLAT else _plain(node),
-          error if type(error) in _FLAT else _plain(error))
+    b.add(kind, d["process"], f, value if type(value) in _FLAT else plain(value), line, time,
+          index, node if type(node) in _FLAT else plain(node),
+          error if type(error) in _FLAT else plain(error))
 
 
 def _read_jepsen_line(text: str, line: int, b: _Builder) -> None:
@@ -280,7 +289,7 @@ def _read_kv_line(text: str, line: int, b: _Builder) -> None:
     if d.get("f") not in ("get", "put", "append"):
         b.fail(f"unknown :f {_shown(d.get('f'))} (expected :get, :put or :append)", line)
     d = dict(d)
-    d["value"] = [_plain(d.pop("key")), d.get("value")]
+    d["value"] = [plain(d.pop("key")), d.get("value")]
     _from_map(d, line, b)
 
 
@@ -324,12 +333,12 @@ def _value_and_error(rest: str, line: int, b: _Builder):
         except RecursionError:
             reader.fail("nested too deeply")
         value_s, error_s = rest[:reader.pos], rest[reader.pos:]
-    value = _plain(edn.loads(value_s, path=b.path, line=line))
+    value = plain(edn.loads(value_s, path=b.path, line=line))
     error_s = error_s.strip()
     if not error_s:
         return value, None
     try:
-        error = _plain(edn.loads(error_s))
+        error = plain(edn.loads(error_s))
     except HistoryError:
         error = error_s
     return value, error
@@ -415,17 +424,17 @@ def _json(text: str, b: _Builder, line: int):
         b.fail("JSON nested too deeply", line)
 
 
-_FLAT = (type(None), int, str, edn.Keyword, float, bool)  # values _plain leaves as they are
+_FLAT = (type(None), int, str, edn.Keyword, float, bool)  # values `plain` leaves as they are
 _TYPE_NAMES = {t: t for t in TYPES}  # :ok -> "ok", checking it at once
 _NAMES: dict[str, str] = {}          # one str per :f name
 
 
-def _plain(x):
+def plain(x):
     """EDN keywords in values stay Keyword (a str); vectors and lists become lists."""
     if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
+        return [plain(v) for v in x]
     if isinstance(x, dict):
-        return {str(k) if isinstance(k, str) else k: _plain(v) for k, v in x.items()}
+        return {str(k) if isinstance(k, str) else k: plain(v) for k, v in x.items()}
     if isinstance(x, frozenset):
-        return sorted((_plain(v) for v in x), key=repr)
+        return sorted((plain(v) for v in x), key=repr)
     return x
