@@ -112,6 +112,6 @@ def test_corpus_directory_and_all_keys(capsys):
     assert "total: 103 files: 24 linearizable, 79 not linearizable" in out  # 095 is empty
     code, out, _ = run(capsys, CORPUS / "kv" / "c10-bad.txt", "--model", "kv", "--all-keys")
     assert code == 1
-    failing = [ln for ln in out.splitlines() if ln.strip().startswith("partition ")
+    failing = [ln for ln in out.splitlines() if ln.strip().startswith("key ")
                and ("not linearizable;" in ln or "not linearizable:" in ln)]
     assert len(failing) == 8

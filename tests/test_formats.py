@@ -82,9 +82,10 @@ def test_etcd_log_values_info_and_failed_reads():
             "INFO  jepsen.util - 0\t:info\t:cas\t:timed-out\n"
             "INFO  jepsen.util - 1   :fail :read   :timed-out\n")
     h = parse_history(text)
-    assert [(o.type, o.process, o.f, o.value, o.time) for o in h] == [
-        ("invoke", 0, "cas", [3, 0], 1), ("invoke", 1, "read", None, 2),
-        ("info", 0, "cas", [3, 0], 3), ("fail", 1, "read", None, 4)]
+    # no times in the file: each op's index is its line, its time unknown
+    assert [(o.type, o.process, o.f, o.value, o.index, o.time) for o in h] == [
+        ("invoke", 0, "cas", [3, 0], 1, None), ("invoke", 1, "read", None, 2, None),
+        ("info", 0, "cas", [3, 0], 3, None), ("fail", 1, "read", None, 4, None)]
     assert h[2].error == "timed-out"
 
 

@@ -8,7 +8,16 @@ import orjson
 import pytest
 
 from faultlab.checkers.linearizability import check_linearizable, render
-from faultlab.checkers.models import KV, MODELS, Call, CASRegister, Model, ModelError, get_model
+from faultlab.checkers.models import (
+    KV,
+    MODELS,
+    Call,
+    CASRegister,
+    Model,
+    ModelError,
+    SetModel,
+    get_model,
+)
 from faultlab.checkers.orders import Observation
 from faultlab.histories.formats import load_history, parse_history
 from faultlab.histories.op import Op
@@ -116,13 +125,14 @@ def test_failed_ops_did_not_happen():
     assert check_linearizable(history, "register").valid is False
 
 
-def test_failed_cas_is_an_observation_unless_knossos_reading():
-    # The register is 0 the whole time, yet a CAS from 0 reports that the compare failed.
+def test_a_failed_cas_did_nothing_unless_read_as_an_observation():
+    # The register is 0 the whole time, yet a CAS from 0 reports that the compare failed:
+    # fine if it did not happen (Jepsen, Knossos), impossible if it observed (Porcupine).
     history = H(("invoke", 0, "write", 0), ("ok", 0, "write", 0),
                 ("invoke", 1, "cas", [0, 1]), ("fail", 1, "cas", [0, 1]),
                 ("invoke", 2, "read", None), ("ok", 2, "read", 0))
-    assert check_linearizable(history, "cas-register").valid is False
-    assert check_linearizable(history, CASRegister(knossos=True)).valid is True
+    assert check_linearizable(history, "cas-register").valid is True
+    assert check_linearizable(history, CASRegister(cas_fail="observes")).valid is False
 
 
 def test_info_cas_takes_effect_only_if_the_compare_holds():
@@ -244,6 +254,13 @@ def test_model_rejects_operations_it_does_not_understand():
 
 # ---- budgets -------------------------------------------------------------------------------
 
+class _BlindSet(SetModel):
+    """The set model without its look-ahead: a read it cannot satisfy costs every subset."""
+
+    def reachable(self, target, concurrent):
+        return None
+
+
 def _hard_set_history(n: int = 14) -> list[Op]:
     """n concurrent adds and a read of an element never added: every subset is explored."""
     ops = [("invoke", p, "add", p) for p in range(n)]
@@ -252,16 +269,23 @@ def _hard_set_history(n: int = 14) -> list[Op]:
     return H(*ops)
 
 
+def test_the_set_look_ahead_refutes_an_unreachable_read_at_once():
+    verdict = check_linearizable(_hard_set_history(30), "set")
+    assert verdict.valid is False and verdict.anomalies["stats"]["steps"] < 100
+
+
 def test_time_limit_gives_unknown_and_names_undecided_partitions():
-    verdict = check_linearizable(_hard_set_history(), "set", time_limit=0)
+    verdict = check_linearizable(_hard_set_history(), _BlindSet(), time_limit=0.05)
     assert verdict.valid == "unknown"
     assert verdict.anomalies["undecided_partitions"] == [None]
     assert "time limit" in verdict.explanation
+    at_once = check_linearizable(_hard_set_history(), _BlindSet(), time_limit=0)
+    assert at_once.valid == "unknown" and "before the search began" in at_once.explanation
 
 
 def test_a_tiny_cache_degrades_gracefully():
-    big = check_linearizable(_hard_set_history(12), "set")
-    small = check_linearizable(_hard_set_history(12), "set", memory_limit=1)
+    big = check_linearizable(_hard_set_history(12), _BlindSet())
+    small = check_linearizable(_hard_set_history(12), _BlindSet(), memory_limit=1)
     assert big.valid is small.valid is False
     assert small.anomalies["stats"]["cache_evictions"] > 0
     assert big.anomalies["stats"]["cache_evictions"] == 0

@@ -54,20 +54,24 @@ _UNSET = object()
 
 @attrs.frozen(slots=True)
 class Entry:
-    """One operation to linearize: its call, where it was invoked and completed (None: info)."""
+    """One operation to linearize: its call, the positions in the history where it was
+    invoked and completed (None: info), and its invocation and completion ops."""
 
     call: Call
     invoke: int
     complete: int | None
     op: Op
+    done: Op | None = None
 
     def describe(self, model: Model) -> dict:
-        """Plain data naming the operation, for reports."""
-        op = self.op
+        """Plain data naming the operation, for reports: its index in the file (`:index`,
+        or the line), and its times as the file gives them (or its lines)."""
+        op, done = self.op, self.done
         return {"index": op.index, "process": op.process, "f": self.call.f,
                 "value": _jsonable(self.call.value),
                 "output": None if self.call.output is UNSEEN else _jsonable(self.call.output),
-                "type": self.call.type, "invoke": self.invoke, "complete": self.complete,
+                "type": self.call.type, "invoked": op.time,
+                "completed": None if self.complete is None or done is None else done.time,
                 "text": model.describe_call(self.call)}
 
 
@@ -107,11 +111,11 @@ def entries_from_history(history: Iterable[Op], deadline: float | None = None) -
                                "open invoke")
         start, inv = open_ops.pop(op.process)
         if op.type == OK:
-            entries.append(Entry(Call(inv.f, inv.value, op.value, OK), start, pos, inv))
+            entries.append(Entry(Call(inv.f, inv.value, op.value, OK), start, pos, inv, op))
         elif op.type == FAIL:
-            entries.append(Entry(Call(inv.f, inv.value, op.value, FAIL), start, pos, inv))
+            entries.append(Entry(Call(inv.f, inv.value, op.value, FAIL), start, pos, inv, op))
         elif op.type == INFO:
-            entries.append(Entry(Call(inv.f, inv.value, UNSEEN, INFO), start, None, inv))
+            entries.append(Entry(Call(inv.f, inv.value, UNSEEN, INFO), start, None, inv, op))
         else:
             raise HistoryError(f"op {op.index}: unknown type {op.type!r}")
     for start, inv in open_ops.values():
@@ -674,12 +678,13 @@ def _verdict(model: Model, parts: list, results: list[PartitionResult],
              "configurations": sum(r.configurations for r in results),
              "cache_evictions": sum(r.cache_evictions for r in results),
              "seconds": round(seconds, 6)}
-    anomalies: dict[str, Any] = {"model": model.name, "stats": stats}
+    anomalies: dict[str, Any] = {"model": model.name, "parts": model.part_name,
+                                 "stats": stats}
     if failed:
         valid: bool | str = False
         anomalies["failing_partitions"] = [_key(r.key) for r in failed]
         first = failed[0]
-        where = "" if first.key is None else f" in partition {_key(first.key)!r}"
+        where = "" if first.key is None else f" in {model.part_name} {_key(first.key)!r}"
         op = first.failure["op"]
         if "cycle" in first.failure:
             explanation = (f"not linearizable{where}: the value {op['text']} read forces "
@@ -724,16 +729,19 @@ def _involved(parts: list, failure: dict) -> tuple[tuple[int, ...], int | None]:
 
 
 def _op_text(op: dict) -> str:
-    end = "never completed" if op["complete"] is None else f"completed at {op['complete']}"
-    return (f"op {op['index']} (process {op['process']}): {op['text']}; invoked at "
-            f"{op['invoke']}, {end}")
+    text = f"op {op['index']} (process {op['process']}): {op['text']}"
+    if op["invoked"] is None:  # the file gives no times
+        return text + ("" if op["type"] != "info" else ", never completed")
+    end = "never completed" if op["completed"] is None else f"completed at {op['completed']}"
+    return f"{text}; invoked at {op['invoked']}, {end}"
 
 
 def render(verdict: Verdict, *, max_prefix: int = 5) -> list[str]:
     """A few readable lines explaining a linearizability verdict."""
     lines = [verdict.explanation]
     for w in verdict.witness or ():
-        where = "" if w["partition"] is None else f"partition {w['partition']!r}: "
+        part = verdict.anomalies.get("parts", "partition")
+        where = "" if w["partition"] is None else f"{part} {w['partition']!r}: "
         status = "not linearizable" if w["valid"] is False else "undecided"
         if "cycle" in w:
             lines.append(f"{where}{status}: the values read order these operations "
@@ -756,9 +764,10 @@ def render(verdict: Verdict, *, max_prefix: int = 5) -> list[str]:
         lines.append("  model state(s) there: " + ", ".join(w["states"]))
     undecided = verdict.anomalies.get("undecided_partitions")
     if undecided and undecided != [None]:
-        lines.append("undecided partitions: " + ", ".join(map(repr, undecided)))
+        lines.append(f"undecided {verdict.anomalies.get('parts', 'partition')}s: "
+                     + ", ".join(map(repr, undecided)))
     unchecked = verdict.anomalies.get("unchecked_partitions")
     if unchecked:
-        lines.append(f"{len(unchecked)} partitions not checked after the first failure "
-                     "(use --all-keys to check every one)")
+        lines.append(f"{len(unchecked)} {verdict.anomalies.get('parts', 'partition')}s not "
+                     "checked after the first failure (use --all-keys to check every one)")
     return lines

@@ -78,6 +78,7 @@ class Model:
     """Base class: subclass and define `init` and `step`; the rest has sensible defaults."""
 
     name = "model"
+    part_name = "partition"  # what a part of a partitioned history is called in reports
 
     def init(self) -> Hashable:
         """The state before any operation."""
@@ -270,6 +271,7 @@ class KV(Model):
     """
 
     name = "kv"
+    part_name = "key"
 
     def __init__(self, partitioned: bool = True, initial: dict | None = None):
         self.partitioned = partitioned
@@ -640,8 +642,48 @@ class SetModel(Model):
         if call.f == "add":
             return True, state | {freeze(call.value)}
         if call.f == "read":
-            return state == frozenset(freeze(v) for v in call.output or ()), state
+            return state == self._read(call), state
         raise _bad(self, call)
+
+    def compile(self, call: Call):
+        if call.f == "add":
+            v = freeze(call.value)
+            return lambda s: s | {v}
+        if call.f == "read":
+            want = self._read(call)
+            return lambda s: s if s == want else REJECT
+        raise _bad(self, call)
+
+    @staticmethod
+    def _read(call: Call) -> frozenset:
+        out = call.output
+        if not isinstance(out, (list, tuple, set, frozenset)) and out is not None:
+            raise ModelError(f"model set reads a collection, got {out!r}")
+        return frozenset(freeze(v) for v in out or ())
+
+    def partition(self, calls):
+        """One part, leaving out each info add of an element no ok read returned.
+
+        Had it taken effect, every later read would hold its element (the set only grows);
+        none does, so it happened after every read or never, and either way the same
+        linearization holds without it. Searching it only multiplies the orders to try: one
+        such add made the search exponential in the number of other pending adds."""
+        seen = set()
+        for call in calls:
+            if call.f == "read" and call.type == OK:
+                seen |= self._read(call)
+        return [(None, [i for i, call in enumerate(calls)
+                        if not (call.f == "add" and call.type == INFO
+                                and freeze(call.value) not in seen)])]
+
+    def reachable(self, target: Call, concurrent: list[Call]):
+        """A read of S can follow a state only when the state is within S and the rest of S
+        can still be added by the calls that may run before it."""
+        if target.f != "read":
+            return None
+        want = self._read(target)
+        addable = frozenset(freeze(c.value) for c in concurrent if c.f == "add")
+        return lambda s: s <= want and want - s <= addable
 
     def describe(self, state) -> str:
         return "#{" + " ".join(sorted(repr(v) for v in state)) + "}"
@@ -762,6 +804,8 @@ def _initial_items(model: Model, initial) -> list:
 class Independent(Model):
     """Jepsen's independent keys (`jepsen.independent`): every value is [key value], and
     each key is a separate object of the inner model, checked on its own."""
+
+    part_name = "key"
 
     def __init__(self, inner: Model):
         self.inner = inner

@@ -227,7 +227,7 @@ class _Builder:
             if type == INFO:
                 self.retired[process] = line
         op = Op(index=line if index is None else index, type=type, process=process, f=f,
-                value=value, time=line if time is None else time, node=node, error=error)
+                value=value, time=time, node=node, error=error)
         if type == INVOKE:
             self.open[process] = (op, line)
         self.ops.append(op)
@@ -384,7 +384,7 @@ def _read_knossos(text: str, first_line: int, b: _Builder) -> None:
     reader = edn._Reader(text, b.path, first_line)
     reader.skip_ws()
     reader.pos += 1  # the opening [ or (
-    for position, d in enumerate(forms[0][1]):
+    for d in forms[0][1]:
         reader.skip_ws()
         while reader.text.startswith("#_", reader.pos):
             reader.pos += 2
@@ -392,8 +392,6 @@ def _read_knossos(text: str, first_line: int, b: _Builder) -> None:
             reader.skip_ws()
         lineno = reader.line
         reader.read()
-        if isinstance(d, dict) and "time" not in d:
-            d = {**d, edn.Keyword("time"): position}
         _from_map(d, lineno, b)
 
 
