@@ -39,7 +39,7 @@ def test_not_linearizable_exits_1_and_explains(tmp_path, capsys):
     code, out, _ = run(capsys, tmp_path / "bad.edn")
     assert code == 1
     assert "NOT LINEARIZABLE" in out and "cannot linearize op 3" in out  # its line
-    assert "model state(s) there: nil" in out  # no write of 2 exists at all
+    assert "prefix: write 1" in out and "model state(s) there: 1" in out  # sequential
 
 
 def test_time_limit_exits_2_and_names_undecided(tmp_path, capsys):

@@ -174,6 +174,9 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                           "op": entries[orders.read].describe(model), "cycle": orders.cycle}
         result.seconds = time.monotonic() - started
         return result
+    if all(entries[k].complete is not None and entries[k].complete < entries[k + 1].invoke
+           for k in range(n - 1)) and (n == 0 or entries[-1].complete is not None):
+        return _replay(entries, model, key, result, started)
     if deadline is not None and time.monotonic() > deadline:
         return _out_of_time(result, started)
     trans = [model.compile(e.call) for e in entries]
@@ -410,6 +413,27 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         states = [state] if stuck < len(path) else best.states
         result.failure = _report(entries, model, path[:stuck], culprit, states, ok_ids,
                                  ok_end, info_end, by_invoke_ok, info_ids)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _replay(entries: Sequence[Entry], model: Model, key, result: PartitionResult,
+            started: float) -> PartitionResult:
+    """A sequential partition (each op completes before the next is invoked, none left
+    pending) has one linearization, real-time order: replay it through the model."""
+    state = model.init_for(key)
+    for k, e in enumerate(entries):
+        new = model.compile(e.call)(state)
+        if new is REJECT:
+            result.valid = False
+            result.failure = _report(entries, model, list(range(k)), k, [state],
+                                     list(range(len(entries))), [k + 1] * len(entries), [0] *
+                                     len(entries), list(range(len(entries))), [])
+            break
+        state = new
+    else:
+        result.linearization = [e.op.index for e in entries]
+    result.steps = result.configurations = k + 1 if entries else 0
     result.seconds = time.monotonic() - started
     return result
 

@@ -9,24 +9,38 @@ import sys
 
 import click
 
-from faultlab.cli.check import check_cmd
-from faultlab.cli.console import EXIT_BAD_INPUT
-from faultlab.cli.faults import faults_cmd
-from faultlab.cli.protocols import protocols_cmd
-from faultlab.cli.replay import replay_cmd
-from faultlab.cli.run import run_cmd
-from faultlab.cli.shrink import shrink_cmd
 from faultlab.errors import FaultlabError
 
+EXIT_BAD_INPUT = 3
+# command -> "module:attribute", imported only when the command runs: `faultlab check` on a
+# small file should not pay for the simulator or for rich's tables.
+COMMANDS = {
+    "run": "faultlab.cli.run:run_cmd",
+    "replay": "faultlab.cli.replay:replay_cmd",
+    "shrink": "faultlab.cli.shrink:shrink_cmd",
+    "check": "faultlab.cli.check:check_cmd",
+    "protocols": "faultlab.cli.protocols:protocols_cmd",
+    "faults": "faultlab.cli.faults:faults_cmd",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        import importlib
+
+        module, _, attr = COMMANDS[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="faultlab")
 def cli() -> None:
     """Find bugs in distributed protocols with deterministic simulation and fault injection."""
-
-
-for command in (run_cmd, replay_cmd, shrink_cmd, check_cmd, protocols_cmd, faults_cmd):
-    cli.add_command(command)
 
 
 class _Terminated(KeyboardInterrupt):

@@ -35,6 +35,10 @@ DETECT_LINES = 2_000  # how far detection looks for the first Jepsen log line of
 _ROW = re.compile(r"\s*(\S+)\s+(:\S+)\s+(:\S+)(?:\s+(.*?))?\s*\Z")
 _LOG_LINE = re.compile(r".*?\bjepsen\.util\b\s*(?:-|:)?\s+(\S+\s+:\S+\s+:\S+(?:\s.*)?)\Z")
 _BIG_INT = re.compile(r"\d{19}")
+_SIMPLE = (r"(\d+)[ \t]+:(invoke|ok|fail|info)[ \t]+:([\w\-]+)[ \t]+"
+           r"(nil|-?\d+|\[-?\d+ -?\d+\]|:[\w\-]+)[ \t]*\Z")
+_FAST_ROW = re.compile(_SIMPLE)
+_FAST_LOG = re.compile(r"INFO\s+jepsen\.util\s+-\s+" + _SIMPLE)
 _TAGGED_MAP = re.compile(r"\s*#[\w.\-]+(?=\s*\{)")
 
 
@@ -295,6 +299,20 @@ def _read_kv_line(text: str, line: int, b: _Builder) -> None:
 
 def _read_row(text: str, line: int, b: _Builder, *, log: bool) -> None:
     """A history.txt row, or a Jepsen log line (`log`), holding one op."""
+    m = (_FAST_LOG if log else _FAST_ROW).match(text)
+    if m is not None:  # the common shape: an integer process and a simple value
+        process_s, kind, f, value_s = m.groups()
+        if value_s == "nil":
+            value = None
+        elif value_s[0] == "[":
+            value = [int(x) for x in value_s[1:-1].split()]
+        elif value_s[0] == ":":
+            value = edn._scalar(value_s)
+        else:
+            value = int(value_s)
+        b.add(_TYPE_NAMES[kind], int(process_s), _NAMES.get(f) or _NAMES.setdefault(f, f),
+              value, line)
+        return
     if log:
         m = _LOG_LINE.match(text)
         if m is None:

@@ -1,0 +1,176 @@
+"""Linearizability checking of long histories: time and peak memory by length, against
+Porcupine on the same files.
+
+    python benchmarks/long_histories.py [--max 1000000] [--porcupine PATH/porc.test]
+                                        [--dir DIR] [--time-limit S]
+
+Generates linearizable histories of 10^3 ... --max operations, for a cas register (in
+Porcupine's etcd log format) and a key-value store of 10 keys (its kv log format), each
+sequential (one op at a time, processes taking turns) and concurrent (10 clients whose ops
+overlap), then times `faultlab check` on each file as a whole process (reading included) and
+reads its peak memory from /usr/bin/time. With --porcupine (the test binary built as
+`shared/tools/porcupine-timing` describes, plus a `TestZZKvFile` reading $ZZ_KV_FILE with
+its kv model), Porcupine checks the same files in the same sitting, alternating, and the
+ratio is printed. Histories are generated from a seeded simulation, so every run writes the
+same files.
+"""
+from __future__ import annotations
+
+import argparse
+import heapq
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+FAULTLAB = [str(Path(sys.executable).with_name("faultlab"))]  # the installed console script
+
+
+def _events(n: int, clients: int, rng: random.Random):
+    """(process, invoke time, linearization time, complete time) for n ops: one at a time
+    when clients == 1 (processes 0..7 taking turns), else `clients` overlapping."""
+    if clients == 1:
+        t = 0
+        for i in range(n):
+            yield i % 8, t, t + 1, t + 2
+            t += 3
+        return
+    ready = [(rng.randint(0, 10), c) for c in range(clients)]
+    heapq.heapify(ready)
+    for _ in range(n):
+        start, c = heapq.heappop(ready)
+        duration = rng.randint(2, 40)
+        yield c, start, start + rng.randint(1, duration - 1), start + duration
+        heapq.heappush(ready, (start + duration + rng.randint(1, 20), c))
+
+
+def _timeline(n: int, clients: int, rng: random.Random, apply):
+    """History lines in time order: `apply(process, i)` runs at each op's linearization
+    point and returns (invoke line, completion line)."""
+    heap = []
+    for i, (p, start, point, end) in enumerate(_events(n, clients, rng)):
+        heap.append((point, 1, i, p, None))
+        heap.append((start, 0, i, p, None))
+        heap.append((end, 2, i, p, None))
+    heap.sort()
+    lines, pending = [], {}
+    for _, kind, i, p, _ in heap:
+        if kind == 1:
+            pending[i] = apply(p, i)
+        elif kind == 0:
+            pending[i] = None
+            lines.append((i, 0))
+        else:
+            lines.append((i, 2))
+    out = []
+    for i, kind in lines:
+        out.append(pending[i][0 if kind == 0 else 1])
+    return out
+
+
+def register_history(n: int, clients: int, seed: int) -> list[str]:
+    """A cas register starting at 0, in Porcupine's etcd log shape."""
+    rng = random.Random(seed)
+    state = [0]
+
+    def line(p, typ, f, value):
+        return f"INFO  jepsen.util - {p}\t:{typ}\t:{f}\t{value}"
+
+    def apply(p, i):
+        r = rng.random() if i else 0.5  # the first op writes, so reads never see nil
+        if r < 0.5:
+            v = rng.randint(0, 9)
+            state[0] = v
+            return line(p, "invoke", "write", v), line(p, "ok", "write", v)
+        if r < 0.8:
+            return line(p, "invoke", "read", "nil"), line(p, "ok", "read", state[0])
+        old = state[0] if rng.random() < 0.5 else rng.randint(0, 9)
+        new = rng.randint(0, 9)
+        ok = state[0] == old
+        if ok:
+            state[0] = new
+        return (line(p, "invoke", "cas", f"[{old} {new}]"),
+                line(p, "ok" if ok else "fail", "cas", f"[{old} {new}]"))
+
+    return _timeline(n, clients, rng, apply)
+
+
+def kv_history(n: int, clients: int, seed: int) -> list[str]:
+    """A key-value store of 10 keys with get, put and append, in Porcupine's kv log shape."""
+    rng = random.Random(seed)
+    kv: dict[str, str] = {}
+
+    def line(p, typ, f, key, value):
+        shown = "nil" if value is None else f'"{value}"'
+        return f'{{:process {p}, :type :{typ}, :f :{f}, :key "{key}", :value {shown}}}'
+
+    def apply(p, i):
+        key = str(rng.randrange(10))
+        r = rng.random()
+        if r < 0.5:
+            return line(p, "invoke", "get", key, None), line(p, "ok", "get", key,
+                                                             kv.get(key, ""))
+        value = f"x {p} {i} y"
+        f = "put" if r < 0.6 else "append"
+        kv[key] = value if f == "put" else kv.get(key, "") + value
+        return line(p, "invoke", f, key, value), line(p, "ok", f, key, value)
+
+    return _timeline(n, clients, rng, apply)
+
+
+def timed(cmd: list[str], env: dict | None = None, limit: float = 600) -> tuple[float, float]:
+    """(wall seconds, peak MB) of a command, from /usr/bin/time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        try:
+            proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", out.name, *cmd],
+                                  env=env, capture_output=True, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            return float("nan"), float("nan")
+        wall, kb = out.read().split()[-2:]
+        if proc.returncode not in (0, 1, 2):
+            print(f"  ({' '.join(cmd[:4])} failed: {proc.stderr.strip()[:200]})", flush=True)
+        return float(wall), int(kb) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max", type=int, default=100_000, help="longest history (ops)")
+    parser.add_argument("--porcupine", type=Path, help="Porcupine's built test binary")
+    parser.add_argument("--dir", type=Path, help="where to write the histories [temp dir]")
+    parser.add_argument("--time-limit", type=float, default=600)
+    args = parser.parse_args()
+    where = args.dir or Path(tempfile.mkdtemp(prefix="long-histories-"))
+    where.mkdir(parents=True, exist_ok=True)
+    sizes = [10 ** k for k in range(3, 7) if 10 ** k <= args.max]
+    if args.max not in sizes:
+        sizes.append(args.max)
+    print(f"{'history':34} {'ops':>9} {'MB':>6} {'faultlab':>9} {'peak MB':>8}"
+          + (f" {'porcupine':>10} {'peak MB':>8} {'ratio':>6}" if args.porcupine else ""))
+    for model, make, fmt in (("cas-register", register_history, "etcd-log"),
+                             ("kv", kv_history, "kv-log")):
+        for shape, clients in (("sequential", 1), ("concurrent", 10)):
+            for n in sizes:
+                path = where / f"{model}-{shape}-{n}.{'log' if fmt == 'etcd-log' else 'txt'}"
+                if not path.exists():
+                    path.write_text("\n".join(make(n, clients, seed=n)) + "\n")
+                mb = path.stat().st_size / 1e6
+                ours = timed([*FAULTLAB, "check", str(path), "--model", model,
+                              "--time-limit", str(args.time_limit)], limit=args.time_limit * 2)
+                row = (f"{model + ' ' + shape:34} {n:>9,} {mb:>6.1f} {ours[0]:>8.2f}s "
+                       f"{ours[1]:>8.0f}")
+                if args.porcupine:
+                    var = "ZZ_FILE" if fmt == "etcd-log" else "ZZ_KV_FILE"
+                    test = "TestZZFile" if fmt == "etcd-log" else "TestZZKvFile"
+                    env = dict(os.environ, **{var: str(path)})
+                    theirs = timed([str(args.porcupine), "-test.run", test], env=env,
+                                   limit=args.time_limit * 2)
+                    row += (f" {theirs[0]:>9.2f}s {theirs[1]:>8.0f} "
+                            f"{theirs[0] / ours[0] if ours[0] else float('nan'):>6.2f}")
+                print(row, flush=True)
+    print(f"(ratio: Porcupine's time over faultlab's; files in {where})")
+
+
+if __name__ == "__main__":
+    main()
