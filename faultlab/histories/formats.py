@@ -429,13 +429,17 @@ def _read_json(text: str, first_line: int, b: _Builder) -> None:
 
 def _json(text: str, b: _Builder, line: int):
     """Decode JSON, keeping integers exact: orjson turns those past 64 bits into floats, so
-    text with such long digit runs goes to the standard library's decoder."""
+    text with such long digit runs goes to the standard library's decoder, as does text
+    orjson refuses but JSON allows (an escaped lone surrogate)."""
     try:
-        if _BIG_INT.search(text):
-            return json.loads(text)
-        return orjson.loads(text)
-    except (orjson.JSONDecodeError, json.JSONDecodeError) as e:
-        b.fail(f"invalid JSON ({getattr(e, 'msg', e)})", line)
+        if not _BIG_INT.search(text):
+            try:
+                return orjson.loads(text)
+            except orjson.JSONDecodeError:
+                pass
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        b.fail(f"invalid JSON ({e.msg})", line)
     except RecursionError:
         b.fail("JSON nested too deeply", line)
 
