@@ -645,10 +645,11 @@ def check_linearizable(history: Iterable[Op], model: Model | str = "cas-register
 def _run(tasks: list, jobs: int, all_partitions: bool) -> list[PartitionResult]:
     """Search partitions, stopping at the first failure unless asked for all.
 
-    With several partitions, a first pass gives each a small budget of configurations (in
-    proportion to its length), so that an easy refutation is found before a hard partition
-    takes all the time; a second pass finishes the partitions that ran out of it. Results
-    come back in partition order.
+    With several partitions, a first pass in this process gives each a small budget of
+    configurations (in proportion to its length), so that an easy refutation is found before
+    a hard partition takes all the time; a second pass finishes the partitions that ran out
+    of it, on `jobs` processes (only hard partitions are worth shipping to another process).
+    Results come back in partition order.
     """
     results: dict[int, PartitionResult] = {}
     pending = list(range(len(tasks)))
@@ -657,7 +658,7 @@ def _run(tasks: list, jobs: int, all_partitions: bool) -> list[PartitionResult]:
     for first in passes:
         batch = [(*tasks[i], None if first is None
                   else FIRST_PASS_CONFIGURATIONS + 2 * len(tasks[i][2])) for i in pending]
-        for res in _map(batch, jobs, all_partitions):
+        for res in _map(batch, 1 if first else jobs, all_partitions):
             results[res.position] = res
         if not all_partitions and any(r.valid is False for r in results.values()):
             break
