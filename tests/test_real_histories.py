@@ -277,3 +277,14 @@ def test_the_memory_limit_bounds_the_whole_process(tmp_path):
     assert out.returncode == 2, out.stderr
     doc = orjson.loads(out.stdout)
     assert "memory limit (16 MiB)" in doc["files"][0]["verdict"]["explanation"]
+
+
+def test_multi_register_reads_and_writes_of_micro_op_lists(tmp_path, capsys):
+    """braft's histories name txns :read and :write; one connected group is not called a
+    partition."""
+    (tmp_path / "h.edn").write_text(edn_ops(("invoke", 0, "write", "[[:w :x 1] [:w :y 2]]"),
+                                            ("ok", 0, "write", "[[:w :x 1] [:w :y 2]]"),
+                                            ("invoke", 1, "read", "[[:r :x nil] [:r :y nil]]"),
+                                            ("ok", 1, "read", "[[:r :x 1] [:r :y 3]]")))
+    code, out, _ = check(capsys, tmp_path / "h.edn", "--model", "multi-register")
+    assert code == 1 and "partition" not in out and "not linearizable: after 1" in out

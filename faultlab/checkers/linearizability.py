@@ -709,7 +709,8 @@ def _verdict(model: Model, parts: list, results: list[PartitionResult],
         valid: bool | str = False
         anomalies["failing_partitions"] = [_key(r.key) for r in failed]
         first = failed[0]
-        where = "" if first.key is None else f" in {model.part_name} {_key(first.key)!r}"
+        where = ("" if first.key is None or len(parts) == 1
+                 else f" in {model.part_name} {_key(first.key)!r}")
         op = first.failure["op"]
         if "cycle" in first.failure:
             explanation = (f"not linearizable{where}: the value {op['text']} read forces "
@@ -766,7 +767,8 @@ def render(verdict: Verdict, *, max_prefix: int = 5) -> list[str]:
     lines = [verdict.explanation]
     for w in verdict.witness or ():
         part = verdict.anomalies.get("parts", "partition")
-        where = "" if w["partition"] is None else f"{part} {w['partition']!r}: "
+        single = verdict.anomalies.get("stats", {}).get("partitions") == 1
+        where = "" if w["partition"] is None or single else f"{part} {w['partition']!r}: "
         status = "not linearizable" if w["valid"] is False else "undecided"
         if "cycle" in w:
             lines.append(f"{where}{status}: the values read order these operations "

@@ -554,7 +554,7 @@ class MultiRegister(Model):
                              if key is None or self._group.get(k) == key), key=repr))
 
     def _mops(self, call: Call, value):
-        if call.f != "txn" or not isinstance(value, (list, tuple)):
+        if call.f not in ("txn", "read", "write") or not isinstance(value, (list, tuple)):
             raise _bad(self, call)
         mops = []
         for mop in value:
