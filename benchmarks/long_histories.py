@@ -11,8 +11,9 @@ overlap), then times `faultlab check` on each file as a whole process (reading i
 reads its peak memory from /usr/bin/time. With --porcupine (the test binary built as
 `shared/tools/porcupine-timing` describes, plus a `TestZZKvFile` reading $ZZ_KV_FILE with
 its kv model), Porcupine checks the same files in the same sitting, alternating, and the
-ratio is printed. Histories are generated from a seeded simulation, so every run writes the
-same files.
+ratio is printed, then whole-process times on Porcupine's own corpus (the etcd logs and
+kv/c50-ok). Histories are generated from a seeded simulation, so every run writes the same
+files.
 """
 from __future__ import annotations
 
@@ -170,6 +171,38 @@ def main() -> None:
                             f"{theirs[0] / ours[0] if ours[0] else float('nan'):>6.2f}")
                 print(row, flush=True)
     print(f"(ratio: Porcupine's time over faultlab's; files in {where})")
+    if args.porcupine and CORPUS.is_dir():
+        corpus_versus(args.porcupine)
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "porcupine"
+
+
+def corpus_versus(porcupine: Path, rounds: int = 5) -> None:
+    """Whole-process times on Porcupine's own corpus, best of `rounds`, alternating: the 102
+    etcd logs (cas-register) and kv/c50-ok (kv, by key). Porcupine runs from its checkout,
+    whose test_data holds the same files."""
+    cwd = porcupine.resolve().parent
+    cases = [("102 etcd logs", [*FAULTLAB, "check", str(CORPUS / "jepsen")], "TestZZEtcdAll"),
+             ("kv/c50-ok", [*FAULTLAB, "check", str(CORPUS / "kv" / "c50-ok.txt"),
+                            "--model", "kv"], "TestZZKv50Ok")]
+    print(f"\n{'corpus (whole process)':34} {'faultlab':>9} {'porcupine':>10} {'ratio':>6}")
+    for name, ours_cmd, test in cases:
+        ours = theirs = float("inf")
+        for _ in range(rounds):
+            ours = min(ours, timed(ours_cmd)[0])
+            theirs = min(theirs, timed_in(cwd, [str(porcupine.resolve()), "-test.run",
+                                                test])[0])
+        print(f"{name:34} {ours:>8.2f}s {theirs:>9.2f}s {theirs / ours:>6.2f}", flush=True)
+
+
+def timed_in(cwd: Path, cmd: list[str]) -> tuple[float, float]:
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return timed(cmd)
+    finally:
+        os.chdir(here)
 
 
 if __name__ == "__main__":

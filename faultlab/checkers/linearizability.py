@@ -176,7 +176,7 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         return result
     if all(entries[k].complete is not None and entries[k].complete < entries[k + 1].invoke
            for k in range(n - 1)) and (n == 0 or entries[-1].complete is not None):
-        return _replay(entries, model, key, result, started)
+        return _replay(entries, model, key, result, started, deadline)
     if deadline is not None and time.monotonic() > deadline:
         return _out_of_time(result, started)
     trans = [model.compile(e.call) for e in entries]
@@ -418,11 +418,13 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
 
 
 def _replay(entries: Sequence[Entry], model: Model, key, result: PartitionResult,
-            started: float) -> PartitionResult:
+            started: float, deadline: float | None) -> PartitionResult:
     """A sequential partition (each op completes before the next is invoked, none left
     pending) has one linearization, real-time order: replay it through the model."""
     state = model.init_for(key)
     for k, e in enumerate(entries):
+        if deadline is not None and not k & 65535 and time.monotonic() > deadline:
+            return _out_of_time(result, started)
         new = model.compile(e.call)(state)
         if new is REJECT:
             result.valid = False
