@@ -8,3 +8,9 @@ from __future__ import annotations
 
 class FaultlabError(Exception):
     """Bad input or impossible configuration; the message names what is wrong, in one line."""
+
+
+def one_line(message: str, limit: int = 400) -> str:
+    """An error message as the CLI prints it: one line, and never a huge argument whole."""
+    line = " ".join(message.split())
+    return line if len(line) <= limit else line[:limit - 3] + "..."

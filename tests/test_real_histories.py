@@ -288,3 +288,9 @@ def test_multi_register_reads_and_writes_of_micro_op_lists(tmp_path, capsys):
                                             ("ok", 1, "read", "[[:r :x 1] [:r :y 3]]")))
     code, out, _ = check(capsys, tmp_path / "h.edn", "--model", "multi-register")
     assert code == 1 and "partition" not in out and "not linearizable: after 1" in out
+
+
+def test_a_huge_argument_is_neither_echoed_whole_nor_a_traceback(tmp_path, capsys):
+    code, _, err = check(capsys, tmp_path / ("x" * 5000 + ".edn"))
+    assert code == 3 and "Traceback" not in err and len(err) < 500
+    assert "cannot read file (File name too long)" in err or "no such file" in err

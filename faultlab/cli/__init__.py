@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from faultlab.errors import FaultlabError
+from faultlab.errors import FaultlabError, one_line
 
 EXIT_BAD_INPUT = 3
 # command -> "module:attribute", imported only when the command runs: `faultlab check` on a
@@ -64,17 +64,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("terminated" if terminated else "interrupted", err=True)
         sys.exit(143 if terminated else 130)
     except click.ClickException as e:
-        click.echo(f"error: {_one_line(e.format_message())}", err=True)
+        click.echo(f"error: {one_line(e.format_message())}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except FaultlabError as e:
-        click.echo(f"error: {_one_line(str(e))}", err=True)
+        click.echo(f"error: {one_line(str(e))}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     finally:
         signal.signal(signal.SIGTERM, previous)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def _one_line(message: str, limit: int = 400) -> str:
-    """Errors are one line, and never echo a huge argument whole."""
-    line = " ".join(message.split())
-    return line if len(line) <= limit else line[:limit - 3] + "..."

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from faultlab.errors import FaultlabError
+from faultlab.errors import FaultlabError, one_line
 
 _HISTORY_SUFFIXES = (".edn", ".log", ".txt", ".jsonl", ".json")
 # Severity for "the worst code": bad input, then not linearizable, then unknown, then ok.
@@ -87,7 +87,7 @@ def check_cmd(paths, model, fmt, initial, cas_fail, independent, time_limit, mem
             if isinstance(path, FaultlabError):
                 doc, code = {"path": str(path.args[1]), "error": str(path.args[0])}, 3
                 if not as_json:
-                    click.echo(f"error: {path.args[0]}", err=True)
+                    click.echo(f"error: {one_line(path.args[0])}", err=True)
             else:
                 doc, code = _check_file(path, model, fmt, options, cas_fail, independent,
                                         time_limit, limit_mb, all_keys, jobs, as_json)
@@ -130,7 +130,7 @@ def _check_file(path: Path, model_name: str, fmt: str, options: dict, cas_fail, 
                                      deadline=deadline)
     except FaultlabError as e:
         if not as_json:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {one_line(str(e))}", err=True)
         return {"path": str(path), "error": str(e)}, 3
     except ReadTimeout as e:
         return _unknown(path, f"unknown: {e}", started, as_json), 2
@@ -178,7 +178,11 @@ def _history_files(paths) -> list:
     A path that cannot be read becomes a FaultlabError(problem, path) in its place."""
     files: list = []
     for p in map(Path, paths):
-        if p.is_dir():
+        try:
+            is_dir = p.is_dir()
+        except OSError:  # a name the system refuses (too long, say): reading it will say so
+            is_dir = False
+        if is_dir:
             problems: list = []
             found = []
             for root, dirs, names in os.walk(p, onerror=problems.append):
