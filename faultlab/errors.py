@@ -11,6 +11,10 @@ class FaultlabError(Exception):
 
 
 def one_line(message: str, limit: int = 400) -> str:
-    """An error message as the CLI prints it: one line, and never a huge argument whole."""
+    """An error message as the CLI prints it: one line, and never a huge argument whole
+    (the middle goes: the start names the place, the end the problem)."""
     line = " ".join(message.split())
-    return line if len(line) <= limit else line[:limit - 3] + "..."
+    if len(line) <= limit:
+        return line
+    half = (limit - 5) // 2
+    return line[:half] + " ... " + line[-half:]
