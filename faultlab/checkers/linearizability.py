@@ -20,7 +20,6 @@ Pruning that keeps the search small, each sound for any deterministic model:
 from __future__ import annotations
 
 import bisect
-import multiprocessing
 import os
 import sys
 import time
@@ -679,6 +678,8 @@ def _map(tasks: list, jobs: int, all_partitions: bool):
             if res.valid is False and not all_partitions:
                 return
         return
+    import multiprocessing
+
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     # Largest partitions first keeps the processes evenly busy.
     tasks = sorted(tasks, key=lambda t: -len(t[2]))
