@@ -335,11 +335,10 @@ class KV(Model):
         want = "" if out is None else out
         if not isinstance(want, str):
             return None
-        for c in concurrent:
-            written = self._written(c)
-            if written is not None and written[0] == "put":
-                k, v = _kv_parts(self, c)[0], written[1]
-                if k == key and (not isinstance(v, str) or want.startswith(v)):
+        for c in concurrent:  # (every call's [key value] shape was checked by `partition`)
+            if c.f == "put" and freeze(c.value[0]) == key:
+                v = c.value[1]
+                if not isinstance(v, str) or want.startswith(v):
                     return None  # the get may read this put plus appends: any state will do
         # Only appends can run before the get: the key's value can only grow to `want`.
         if self.partitioned:
