@@ -4,10 +4,11 @@ Porcupine on the same files.
     python benchmarks/long_histories.py [--max 1000000] [--porcupine PATH/porc.test]
                                         [--dir DIR] [--time-limit S]
 
-Generates linearizable histories of 10^3 ... --max operations, for a cas register (in
-Porcupine's etcd log format) and a key-value store of 10 keys (its kv log format), each
-sequential (one op at a time, processes taking turns) and concurrent (10 clients whose ops
-overlap), then times `faultlab check` on each file as a whole process (reading included) and
+Generates linearizable histories of 10^3 ... --max operations: the findings' sequential
+register of ever-growing values ("counter"), a cas register of values 0-9 (both in
+Porcupine's etcd log format) and a key-value store of 10 keys (its kv log format), the last
+two sequential (one op at a time, processes taking turns) and concurrent (10 clients whose
+ops overlap), then times `faultlab check` on each file as a whole process (reading included) and
 reads its peak memory from /usr/bin/time. With --porcupine (the test binary built as
 `shared/tools/porcupine-timing` describes, plus a `TestZZKvFile` reading $ZZ_KV_FILE with
 its kv model), Porcupine checks the same files in the same sitting, alternating, and the
@@ -98,6 +99,21 @@ def register_history(n: int, clients: int, seed: int) -> list[str]:
     return _timeline(n, clients, rng, apply)
 
 
+def counter_register_history(n: int, clients: int, seed: int) -> list[str]:
+    """The findings' sequential shape: processes 0..7 in turn, every third op a write of the
+    next integer, the others reads of the current value (so no two states repeat)."""
+    lines = []
+    for i in range(n):
+        p, v = i % 8, i // 3 + 1
+        if i % 3 == 0:
+            lines += [f"INFO  jepsen.util - {p}\t:invoke\t:write\t{v}",
+                      f"INFO  jepsen.util - {p}\t:ok\t:write\t{v}"]
+        else:
+            lines += [f"INFO  jepsen.util - {p}\t:invoke\t:read\tnil",
+                      f"INFO  jepsen.util - {p}\t:ok\t:read\t{v}"]
+    return lines
+
+
 def kv_history(n: int, clients: int, seed: int) -> list[str]:
     """A key-value store of 10 keys with get, put and append, in Porcupine's kv log shape."""
     rng = random.Random(seed)
@@ -141,25 +157,35 @@ def main() -> None:
     parser.add_argument("--porcupine", type=Path, help="Porcupine's built test binary")
     parser.add_argument("--dir", type=Path, help="where to write the histories [temp dir]")
     parser.add_argument("--time-limit", type=float, default=600)
+    parser.add_argument("--only", choices=("counter", "cas-register", "kv"),
+                        help="one kind of history")
+    parser.add_argument("--sizes", type=int, nargs="+", help="lengths instead of powers of 10")
     args = parser.parse_args()
     where = args.dir or Path(tempfile.mkdtemp(prefix="long-histories-"))
     where.mkdir(parents=True, exist_ok=True)
-    sizes = [10 ** k for k in range(3, 7) if 10 ** k <= args.max]
-    if args.max not in sizes:
+    sizes = args.sizes or [10 ** k for k in range(3, 7) if 10 ** k <= args.max]
+    if not args.sizes and args.max not in sizes:
         sizes.append(args.max)
     print(f"{'history':34} {'ops':>9} {'MB':>6} {'faultlab':>9} {'peak MB':>8}"
           + (f" {'porcupine':>10} {'peak MB':>8} {'ratio':>6}" if args.porcupine else ""))
-    for model, make, fmt in (("cas-register", register_history, "etcd-log"),
-                             ("kv", kv_history, "kv-log")):
-        for shape, clients in (("sequential", 1), ("concurrent", 10)):
+    kinds = (("cas-register", "counter", counter_register_history, "etcd-log", (1,)),
+             ("cas-register", "", register_history, "etcd-log", (1, 10)),
+             ("kv", "", kv_history, "kv-log", (1, 10)))
+    for model, variant, make, fmt, shapes in kinds:
+        if args.only and args.only != (variant or model):
+            continue
+        for clients in shapes:
+            shape = "sequential" if clients == 1 else "concurrent"
             for n in sizes:
-                path = where / f"{model}-{shape}-{n}.{'log' if fmt == 'etcd-log' else 'txt'}"
+                name = "-".join(x for x in (model, variant, shape, str(n)) if x)
+                path = where / f"{name}.{'log' if fmt == 'etcd-log' else 'txt'}"
                 if not path.exists():
                     path.write_text("\n".join(make(n, clients, seed=n)) + "\n")
                 mb = path.stat().st_size / 1e6
                 ours = timed([*FAULTLAB, "check", str(path), "--model", model,
                               "--time-limit", str(args.time_limit)], limit=args.time_limit * 2)
-                row = (f"{model + ' ' + shape:34} {n:>9,} {mb:>6.1f} {ours[0]:>8.2f}s "
+                label = " ".join(x for x in (model, variant, shape) if x)
+                row = (f"{label:34} {n:>9,} {mb:>6.1f} {ours[0]:>8.2f}s "
                        f"{ours[1]:>8.0f}")
                 if args.porcupine:
                     var = "ZZ_FILE" if fmt == "etcd-log" else "ZZ_KV_FILE"
