@@ -36,6 +36,7 @@ _INT = re.compile(r"[+-]?\d+N?\Z")
 _FLOAT = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?\Z")
 _RATIO = re.compile(r"[+-]?\d+/\d+\Z")
 _SPECIAL_FLOATS = {"Inf": float("inf"), "-Inf": float("-inf"), "NaN": float("nan")}
+_LITERALS = {"nil": None, "true": True, "false": False}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "b": "\b", "f": "\f"}
 _CHARS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r", "formfeed": "\f",
           "backspace": "\b"}
@@ -201,12 +202,8 @@ class _Reader:
             if len(token) == 1:
                 self.fail("empty keyword")
             return Keyword(token[1:])
-        if token == "nil":
-            return None
-        if token == "true":
-            return True
-        if token == "false":
-            return False
+        if token in _LITERALS:
+            return _LITERALS[token]
         if _INT.match(token):
             return int(token.rstrip("N"))
         if _FLOAT.match(token):
@@ -229,8 +226,6 @@ _PAIR = r'[\s,]*:(' + _NAME + r')[\s,]+(' + _VALUE + r')'
 _OP_LINE = re.compile(r'\s*\{(?:' + _PAIR + r')*[\s,]*\}\s*')
 _PAIRS = re.compile(_PAIR)
 _ELEMENT = re.compile(_SCALAR)
-
-
 _KEYWORDS: dict[str, Keyword] = {}  # one Keyword object per name seen: time and memory
 
 
@@ -243,12 +238,8 @@ def _scalar(token: str) -> Any:
         return kw
     if c == '"':
         return token[1:-1]
-    if token == "nil":
-        return None
-    if token == "true":
-        return True
-    if token == "false":
-        return False
+    if token in _LITERALS:
+        return _LITERALS[token]
     return int(token)
 
 
