@@ -2,7 +2,9 @@
 
 The history is split into independent partitions (P-compositionality); each is searched for a
 total order of its operations that respects real time and the model. Configurations are
-(set of linearized ops as an int bitset, model state) and are memoised in a bounded cache.
+(set of linearized ops, model state), the set kept as small bitsets relative to a moving
+floor so that a long history costs time and memory close to linear in its length; they are
+memoised in a bounded cache. A sequential partition is simply replayed in real-time order.
 
 Pruning that keeps the search small, each sound for any deterministic model:
 - an ok op that can never change the state (a read, says the model) and that the state
