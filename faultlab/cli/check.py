@@ -1,10 +1,12 @@
-"""`faultlab check`: linearizability of history files from real systems or from runs.
+"""`faultlab check`: linearizability of history files from real systems or from runs, or
+the consistency of transactional ones (list-append, rw-register, bank).
 
 Each file is read in the format it shows (or `--format`), checked against the model with the
 reading its format implies (a failed CAS did nothing in Jepsen and Knossos files, and was an
 observation in Porcupine's logs, unless `--cas-fail` says otherwise), per key when its
 values are `jepsen.independent` [key value] pairs. The time limit covers reading and
 checking; the memory limit bounds the whole process. Exit code: the worst over all files.
+A transactional history is judged against `--consistency` by the Elle-style checker.
 """
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ from faultlab.errors import FaultlabError, one_line
 _HISTORY_SUFFIXES = (".edn", ".log", ".txt", ".jsonl", ".json")
 # Severity for "the worst code": bad input, then not linearizable, then unknown, then ok.
 _SEVERITY = {0: 0, 2: 1, 1: 2, 3: 3}
-_LABEL = {0: "linearizable", 1: "NOT LINEARIZABLE", 2: "UNKNOWN"}
 _READING = {"no-effect": "a failed CAS did nothing (Jepsen, Knossos)",
             "observes": "a failed CAS saw another value (Porcupine)"}
 _PORCUPINE_FORMATS = ("etcd-log",)  # Porcupine's own logs: its reading of a failed CAS
@@ -33,13 +34,20 @@ _PORCUPINE_FORMATS = ("etcd-log",)  # Porcupine's own logs: its reading of a fai
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--model", default="cas-register", show_default=True,
               help="register, cas-register, kv, kv-cas, multi-register, set, unordered-queue, "
-              "fifo-queue or mutex.")
+              "fifo-queue or mutex; or a transactional workload: list-append, rw-register "
+              "or bank.")
+@click.option("--consistency", default=None,
+              type=click.Choice(["strict-serializable", "strong-session-serializable",
+                                 "serializable", "snapshot-isolation", "read-committed"]),
+              help="Transactional workloads: the model that must hold "
+              "[default: strict-serializable].")
 @click.option("--format", "fmt", default="auto", show_default=True,
               type=click.Choice(["auto", "jepsen-edn", "knossos-edn", "history-txt",
                                  "jepsen-log", "etcd-log", "kv-log", "jsonl", "json"]),
               help="History file format.")
 @click.option("--initial", default=None, metavar="EDN",
-              help="The model's initial value, e.g. 0 or '{:x 0 :y 0}' [default: nil/empty].")
+              help="The model's initial value, e.g. 0 or '{:x 0 :y 0}' [default: nil/empty]; "
+              "for bank, the total over all accounts [default: what most reads show].")
 @click.option("--cas-fail", type=click.Choice(["no-effect", "observes"]), default=None,
               help="cas-register: a failed CAS did nothing (Jepsen, Knossos) or saw another "
               "value (Porcupine) [default: by the file's format].")
@@ -57,17 +65,31 @@ _PORCUPINE_FORMATS = ("etcd-log",)  # Porcupine's own logs: its reading of a fai
 @click.option("--jobs", default=None, type=click.IntRange(min=1),
               help="Processes for independent partitions [default: automatic].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead.")
-def check_cmd(paths, model, fmt, initial, cas_fail, independent, time_limit, memory_limit,
-              all_keys, no_partition, jobs, as_json):
-    """Check that history files (or directories of them) are linearizable.
+def check_cmd(paths, model, consistency, fmt, initial, cas_fail, independent, time_limit,
+              memory_limit, all_keys, no_partition, jobs, as_json):
+    """Check that history files (or directories of them) are linearizable, or for a
+    transactional workload, that they satisfy --consistency.
 
-    Exit code: 0 linearizable, 1 not linearizable, 2 unknown, 3 bad input (the worst over
-    all files).
+    Exit code: 0 valid, 1 not (not linearizable, or an anomaly the consistency model
+    forbids), 2 unknown, 3 bad input (the worst over all files).
     """
     from faultlab.checkers.models import MODELS, ModelError
+    from faultlab.checkers.transactions import WORKLOADS
 
-    if model not in MODELS:
-        raise ModelError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    transactional = model in WORKLOADS
+    if not transactional and model not in MODELS:
+        raise ModelError(f"unknown model {model!r}; choose from "
+                         f"{', '.join((*MODELS, *WORKLOADS))}")
+    if consistency is not None and not transactional:
+        raise click.UsageError("--consistency only applies to the transactional workloads "
+                               f"({', '.join(WORKLOADS)})")
+    if transactional:
+        for flag, given in (("--cas-fail", cas_fail), ("--independent", independent),
+                            ("--all-keys", all_keys), ("--no-partition", no_partition)):
+            if given:
+                raise click.UsageError(f"{flag} does not apply to --model {model}")
+        if initial is not None and model != "bank":
+            raise click.UsageError(f"--initial does not apply to --model {model}")
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit >= 0):
         raise FaultlabError(f"--time-limit must be a finite number of seconds >= 0, "
                             f"got {time_limit}")
@@ -78,6 +100,13 @@ def check_cmd(paths, model, fmt, initial, cas_fail, independent, time_limit, mem
     options = {}
     if initial is not None:
         options["initial"] = _parse_initial(initial)
+        if model == "bank" and type(options["initial"]) is not int:
+            raise FaultlabError(f"--initial for bank is the total over all accounts, an "
+                                f"integer; got {initial!r}")
+    if transactional:
+        consistency = consistency or "strict-serializable"
+        options["consistency"] = consistency
+    prop = consistency.replace("-", " ") if transactional else "linearizable"
     if no_partition:
         options["partitioned"] = False
     files = _history_files(paths)
@@ -94,48 +123,50 @@ def check_cmd(paths, model, fmt, initial, cas_fail, independent, time_limit, mem
             docs.append(doc)
             counts[code] += 1
             worst = max(worst, code, key=_SEVERITY.__getitem__)
-    total = {"files": len(files), "linearizable": counts[0], "not_linearizable": counts[1],
+    key = prop.replace(" ", "_")
+    total = {"files": len(files), key: counts[0], f"not_{key}": counts[1],
              "unknown": counts[2], "bad_input": counts[3], "exit_code": worst}
     if as_json:
-        sys.stdout.write(_dumps({"model": model, "files": docs, "total": total}) + "\n")
+        head = {"model": model, **({"consistency": consistency} if transactional else {})}
+        sys.stdout.write(_dumps({**head, "files": docs, "total": total}) + "\n")
     else:
-        click.echo(f"total: {len(files)} files: {counts[0]} linearizable, {counts[1]} not "
-                   f"linearizable, {counts[2]} unknown, {counts[3]} bad input")
+        click.echo(f"total: {len(files)} files: {counts[0]} {prop}, {counts[1]} not "
+                   f"{prop}, {counts[2]} unknown, {counts[3]} bad input")
     return worst
 
 
 def _check_file(path: Path, model_name: str, fmt: str, options: dict, cas_fail, independent,
                 time_limit, limit_mb: int, all_keys: bool, jobs, as_json: bool):
     """Read and check one file: (its JSON document, its exit code)."""
-    from faultlab.checkers.linearizability import check_linearizable, render
-    from faultlab.checkers.models import get_model, looks_keyed
+    from faultlab.checkers import transactions
+    from faultlab.checkers.linearizability import render
     from faultlab.histories.formats import ReadTimeout, read_history
 
     started = time.monotonic()
     deadline = None if time_limit is None else started + time_limit
     notes: dict = {}
+    transactional = model_name in transactions.WORKLOADS
+    prop = options["consistency"] if transactional else "linearizable"
+    keyed = None
     try:
         loaded = read_history(path, fmt, deadline=deadline)
         history = loaded.history
-        opts = dict(options)
-        if model_name == "cas-register":
-            opts["cas_fail"] = cas_fail or ("observes" if loaded.format in _PORCUPINE_FORMATS
-                                            else "no-effect")
-            notes["failed CAS"] = opts["cas_fail"]
         invoked = [(op.f, op.value) for op in history if op.type == "invoke"]
-        keyed = independent if independent is not None else looks_keyed(model_name, invoked)
-        the_model = get_model(model_name, independent=keyed, **opts)
-        verdict = check_linearizable(history, the_model, all_partitions=all_keys,
-                                     memory_limit=limit_mb << 19, jobs=jobs,
-                                     deadline=deadline)
+        if transactional:
+            verdict = _check_transactions(path, loaded, model_name, options, deadline)
+            render = transactions.render
+        else:
+            keyed, verdict = _check_linearizable(history, model_name, options, cas_fail,
+                                                 independent, loaded.format, invoked, notes,
+                                                 limit_mb, all_keys, jobs, deadline)
     except FaultlabError as e:
         if not as_json:
             click.echo(f"error: {one_line(str(e))}", err=True)
         return {"path": str(path), "error": str(e)}, 3
     except ReadTimeout as e:
-        return _unknown(path, f"unknown: {e}", started, as_json), 2
+        return _unknown(path, prop, f"unknown: {e}", started, as_json), 2
     except MemoryError:
-        return _unknown(path, f"unknown: the memory limit ({limit_mb} MiB) ran out",
+        return _unknown(path, prop, f"unknown: the memory limit ({limit_mb} MiB) ran out",
                         started, as_json), 2
     code = {True: 0, False: 1}.get(verdict.valid, 2)
     n_ops = len(invoked)
@@ -152,17 +183,51 @@ def _check_file(path: Path, model_name: str, fmt: str, options: dict, cas_fail, 
         if keyed:
             what.append(f"keyed history: {parts} keys")
         secs = time.monotonic() - started
-        click.echo(f"{path}: {_LABEL[code]} ({', '.join(what)}, {n_ops:,} ops, {secs:.3f}s)")
+        label = prop.replace("-", " ")
+        label = {0: label, 1: f"NOT {label.upper()}", 2: "UNKNOWN"}[code]
+        click.echo(f"{path}: {label} ({', '.join(what)}, {n_ops:,} ops, {secs:.3f}s)")
         if code:
             for line in render(verdict):
                 click.echo("  " + line)
     return doc, code
 
 
-def _unknown(path: Path, why: str, started: float, as_json: bool) -> dict:
+def _check_transactions(path: Path, loaded, workload: str, options: dict, deadline):
+    """The transaction checker's verdict, a bad transaction named by file and line."""
+    from faultlab.checkers.transactions import check_transactions
+    from faultlab.checkers.transactions.txns import TxnError
+    from faultlab.histories.errors import HistoryError
+
+    try:
+        return check_transactions(loaded.history, workload, options["consistency"],
+                                  deadline=deadline, initial_total=options.get("initial"))
+    except TxnError as e:
+        raise HistoryError(e.problem, path=str(path),
+                           line=loaded.lines[e.position] if loaded.lines else None) from None
+
+
+def _check_linearizable(history, model_name, options, cas_fail, independent, format,
+                        invoked, notes, limit_mb, all_keys, jobs, deadline):
+    """(whether the history is keyed, the linearizability verdict)."""
+    from faultlab.checkers.linearizability import check_linearizable
+    from faultlab.checkers.models import get_model, looks_keyed
+
+    opts = dict(options)
+    if model_name == "cas-register":
+        opts["cas_fail"] = cas_fail or ("observes" if format in _PORCUPINE_FORMATS
+                                        else "no-effect")
+        notes["failed CAS"] = opts["cas_fail"]
+    keyed = independent if independent is not None else looks_keyed(model_name, invoked)
+    the_model = get_model(model_name, independent=keyed, **opts)
+    return keyed, check_linearizable(history, the_model, all_partitions=all_keys,
+                                     memory_limit=limit_mb << 19, jobs=jobs,
+                                     deadline=deadline)
+
+
+def _unknown(path: Path, prop: str, why: str, started: float, as_json: bool) -> dict:
     if not as_json:
         click.echo(f"{path}: UNKNOWN ({why}, {time.monotonic() - started:.3f}s)")
-    return {"path": str(path), "verdict": {"name": "linearizable", "valid": "unknown",
+    return {"path": str(path), "verdict": {"name": prop, "valid": "unknown",
                                            "explanation": why}}
 
 

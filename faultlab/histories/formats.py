@@ -49,6 +49,7 @@ class LoadedHistory:
     history: History
     format: str
     warnings: tuple[str, ...] = ()
+    lines: tuple[int, ...] = ()  # the line each op was read from, where the format has lines
 
 
 # ---- entry points ------------------------------------------------------------------------
@@ -193,6 +194,7 @@ class _Builder:
         self.retired: dict[Any, int] = {}          # process -> line of its info
         self.lone_infos: list[int] = []
         self.skipped = 0
+        self.lines: list[int] = []
         self.carry_values = False  # completions take their invoke's value (etcd logs)
 
     def fail(self, problem: str, line: int):
@@ -235,6 +237,7 @@ class _Builder:
         if type == INVOKE:
             self.open[process] = (op, line)
         self.ops.append(op)
+        self.lines.append(line)
 
     def finish(self, format: str) -> LoadedHistory:
         warnings = []
@@ -242,7 +245,7 @@ class _Builder:
             n = len(self.lone_infos)
             warnings.append(f"{n} :info completion(s) with no invoke ignored, as Knossos does "
                             f"(first on line {self.lone_infos[0]})")
-        return LoadedHistory(History(self.ops), format, tuple(warnings))
+        return LoadedHistory(History(self.ops), format, tuple(warnings), tuple(self.lines))
 
 
 def _shown(x: Any) -> str:

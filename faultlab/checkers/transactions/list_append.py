@@ -1,0 +1,274 @@
+"""What list-append histories reveal (Elle's preferred workload): appends of values unique per
+key, and reads that return a key's whole list.
+
+Every read of a key returns a prefix of the key's one true order of appends, so the longest
+read gives that order, and every read places the reader exactly: after the appends it saw,
+before the next one. From that come the dependency edges (ww between consecutive appends,
+wr from the last append a read saw, rw to the first it did not) and the anomalies a single
+read shows: a read of an aborted append (G1a), of an append its writer then followed with
+another to the same key (G1b), of a value nobody appended (garbage), of an element twice
+(duplicate-elements), of its own later append (future-read), two reads no single order can
+explain (incompatible-order), a read inside a transaction that disagrees with what it
+already read and appended (internal), and an acknowledged append missing from a read that
+began after it completed (lost-append).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from faultlab.checkers.transactions.graph import RW, WR, WW, Dependencies, Reason
+from faultlab.checkers.transactions.txns import APPEND, READ, Txn
+from faultlab.histories.op import FAIL, INFO, OK
+
+MICRO_OPS = (APPEND, READ)
+SHOWN = 8  # elements of a list shown in a reason
+# direct edges from a transaction that is itself among a key's unseen appends to the others
+# (a tail only a pathological history makes long)
+UNSEEN_LINKS = 64
+
+
+def analyze(txns: list[Txn]) -> tuple[Dependencies, list[dict], set[str]]:
+    """The dependency edges, the anomalies single reads show, and the transactions that
+    took effect (the graph's nodes)."""
+    anomalies: list[dict] = []
+    writer: dict[tuple, tuple[Txn, int]] = {}  # (key, value) -> (its txn, position among
+    appends: dict[Any, dict[str, list]] = defaultdict(dict)  # key -> txn -> its values
+    for t in txns:
+        if t.type == FAIL and not any(f == APPEND for f, _, _ in t.mops):
+            continue
+        for f, k, v in t.mops:
+            if f != APPEND:
+                continue
+            _hashable(v, t)
+            if (k, v) in writer:
+                other = writer[(k, v)][0]
+                raise t.error(f"{t.name} and {other.name} both append {v!r} to key {k!r}; "
+                              "list-append needs values unique per key")
+            mine = appends[k].setdefault(t.name, [])
+            writer[(k, v)] = (t, len(mine))
+            mine.append(v)
+    reads = _external_reads(txns, writer, anomalies)
+    orders = _version_orders(reads, anomalies)
+    effective = {t.name for t in txns if t.type == OK}
+    for k, order in orders.items():
+        for v in order:
+            w = writer.get((k, v))
+            if w is not None and w[0].type == INFO:
+                effective.add(w[0].name)  # an info append someone read took effect
+    deps = Dependencies()
+    for k, order in orders.items():
+        names = [writer[(k, v)][0].name if (k, v) in writer else None for v in order]
+        names = [n if n in effective else None for n in names]
+        for i in range(len(order) - 1):
+            a, b = names[i], names[i + 1]
+            if a and b and a != b:
+                deps.add(a, b, WW, Reason(
+                    f"{b} appended {order[i + 1]!r} to key {k!r} after {a} appended "
+                    f"{order[i]!r}, as the longest read {_show(order[:i + 2])} shows"))
+    unseen = _unseen_appends(appends, orders, writer, effective)
+    linkers = {k: _Later(deps, k, later) for k, later in unseen.items()}
+    for k, later in linkers.items():
+        order = orders.get(k, [])
+        w = writer.get((k, order[-1])) if order else None
+        if w is not None and w[0].name in effective:
+            later.after(w[0].name, WW, f"{{later}}, which no read shows, came after every "
+                                       f"append a read shows, the last {w[0].name}'s "
+                                       f"{order[-1]!r} to key {k!r}")
+    for t, k, seen in reads:
+        _wr_rw(deps, t, k, seen, orders.get(k, []), writer)
+        if k in linkers:
+            linkers[k].after(t.name, RW, f"{t.name} read key {k!r} as {_show(seen)}, "
+                                         "without {later}, which no read shows, so it came "
+                                         "later")
+    _lost_appends(txns, orders, reads, anomalies)
+    return deps, anomalies, effective
+
+
+class _Later:
+    """The appends to one key that no read shows, which came after every transaction that
+    read the key, in no known order among themselves. Rather than an edge from each such
+    reader to each of them, readers point at one hub node (a name starting with "~") that
+    points at all of them; a cycle through the hub is written out as the direct step. A
+    transaction that is itself one of them gets direct edges, since through the hub it
+    would reach itself."""
+
+    def __init__(self, deps: Dependencies, key, later: list[tuple[str, Any]]):
+        self.deps, self.later = deps, later
+        self.hub = f"~{key!r}"
+        self.members = {name for name, _ in later}
+        for name, v in later:
+            deps.add(self.hub, name, WW, Reason(f"{name}'s append of {v!r}"))
+
+    def after(self, a: str, kind: str, text: str) -> None:
+        """`a` precedes every append in this set by an edge of `kind`; `text` explains it,
+        with {later} standing for the later append."""
+        if a not in self.members:
+            self.deps.add(a, self.hub, kind, Reason(text))
+            return
+        others = [(n, v) for n, v in self.later if n != a][:UNSEEN_LINKS]
+        for name, v in others:
+            self.deps.add(a, name, kind, Reason(text.replace(
+                "{later}", f"{name}'s append of {v!r}")))
+
+
+def _hashable(v, t: Txn) -> None:
+    try:
+        hash(v)
+    except TypeError:
+        raise t.error(f"appended value {v!r} is not a scalar") from None
+
+
+def _external_reads(txns, writer, anomalies) -> list[tuple[Txn, Any, list]]:
+    """Each committed transaction's reads as (txn, key, what it saw of others' appends),
+    checking each read against the transaction's own earlier reads and appends (internal),
+    and for duplicates, aborted, intermediate and unknown values."""
+    out = []
+    for t in txns:
+        if t.type != OK:
+            continue
+        known: dict = {}   # key -> the list this txn must see now, once it has read it
+        mine: dict = {}    # key -> its own appends so far
+        for f, k, v in t.mops:
+            if f == APPEND:
+                mine.setdefault(k, []).append(v)
+                if k in known:
+                    known[k] = known[k] + [v]
+                continue
+            if not isinstance(v, list):
+                raise t.error(f"{t.name} reads key {k!r} as {v!r}; a list-append read "
+                              "returns a list (is this an rw-register history?)",
+                              completion=True)
+            own = mine.get(k, [])
+            expected = known.get(k)
+            known[k] = list(v)
+            if expected is not None and v != expected:
+                why = f"{t.name} read key {k!r} as {_show(v)} where it had seen and " \
+                      f"appended {_show(expected)}"
+            elif own and v[-len(own):] != own:
+                why = f"{t.name} appended {_show(own)} to key {k!r} and then read {_show(v)}"
+            else:
+                why = None
+            if why:
+                anomalies.append({"anomaly": "internal", "txn": t.name, "key": k,
+                                  "read": v, "why": why})
+                continue
+            if own:
+                v = v[:-len(own)]  # its own appends are no news about the others
+            if len(set(map(_freeze, v))) < len(v):
+                dup = next(x for x in v if v.count(x) > 1)
+                anomalies.append({"anomaly": "duplicate-elements", "txn": t.name, "key": k,
+                                  "read": v, "why": f"{t.name} read {dup!r} twice in key "
+                                                    f"{k!r}: {_show(v)}"})
+                continue
+            for x in v:
+                w = writer.get((k, _freeze(x)))
+                if w is None:
+                    anomalies.append({"anomaly": "garbage", "txn": t.name, "key": k,
+                                      "value": x, "why": f"{t.name} read {x!r} in key {k!r}, "
+                                                         "which nobody appended"})
+                elif w[0] is t:
+                    anomalies.append({"anomaly": "future-read", "txn": t.name, "key": k,
+                                      "value": x, "why": f"{t.name} read {x!r} in key {k!r} "
+                                                         "before it appended it"})
+                elif w[0].type == FAIL:
+                    anomalies.append({"anomaly": "G1a", "txn": t.name, "key": k, "value": x,
+                                      "writer": w[0].name, "why":
+                                      f"{t.name} read {x!r} in key {k!r}, appended by "
+                                      f"{w[0].name}, which failed"})
+            if v:
+                w = writer.get((k, _freeze(v[-1])))
+                if w is not None and w[0] is not t:
+                    later = [y for f2, k2, y in w[0].mops if f2 == APPEND and k2 == k]
+                    if later and later[-1] != v[-1] and w[0].type != FAIL:
+                        anomalies.append({"anomaly": "G1b", "txn": t.name, "key": k,
+                                          "writer": w[0].name, "why":
+                                          f"{t.name} read key {k!r} ending in {v[-1]!r}, "
+                                          f"an intermediate append of {w[0].name}, which "
+                                          f"went on to append {later[-1]!r}"})
+            out.append((t, k, [_freeze(x) for x in v]))
+    return out
+
+
+def _version_orders(reads, anomalies) -> dict[Any, list]:
+    """Per key, the order of appends the reads show: the longest read, once every read is
+    checked to be a prefix of it."""
+    longest: dict[Any, tuple[Txn, list]] = {}
+    for t, k, seen in reads:
+        if k not in longest or len(seen) > len(longest[k][1]):
+            longest[k] = (t, seen)
+    orders = {k: order for k, (_, order) in longest.items()}
+    for t, k, seen in reads:
+        top, order = longest[k]
+        if order[:len(seen)] != seen:
+            anomalies.append({"anomaly": "incompatible-order", "key": k, "txns":
+                              [t.name, top.name], "why":
+                              f"{t.name} read key {k!r} as {_show(seen)} and {top.name} as "
+                              f"{_show(order)}: neither is a prefix of the other"})
+    return orders
+
+
+def _unseen_appends(appends, orders, writer, effective) -> dict:
+    """Per key, the appends of transactions that took effect that no read shows, as
+    (txn, value): each came after everything any read shows (reads return prefixes)."""
+    out: dict = {}
+    for k, by_txn in appends.items():
+        shown = set(orders.get(k, ()))
+        for name, values in by_txn.items():
+            if name in effective:
+                out.setdefault(k, []).extend((name, v) for v in values
+                                             if _freeze(v) not in shown)
+    return out
+
+
+def _wr_rw(deps, t: Txn, k, seen: list, order: list, writer) -> None:
+    if order[:len(seen)] != seen:
+        return  # incompatible with the order: already reported
+    if seen:
+        w = writer.get((k, seen[-1]))
+        if w is not None and w[0].type != FAIL:
+            deps.add(w[0].name, t.name, WR, Reason(
+                f"{t.name} read key {k!r} as {_show(seen)}, which ends with "
+                f"{w[0].name}'s append of {seen[-1]!r}"))
+    if len(order) > len(seen):
+        nxt = order[len(seen)]
+        w = writer.get((k, nxt))
+        if w is not None and w[0].type != FAIL:
+            deps.add(t.name, w[0].name, RW, Reason(
+                f"{t.name} read key {k!r} as {_show(seen)}, before {w[0].name} appended "
+                f"{nxt!r}"))
+
+
+def _lost_appends(txns, orders, reads, anomalies) -> None:
+    """An acknowledged append that no read of its key ever showed, though a read of the key
+    began after the append's transaction completed. (One that some read showed but a later
+    one did not is a realtime cycle, found with the others.)"""
+    in_order = {k: set(order) for k, order in orders.items()}
+    last_read: dict = {}
+    for t, k, _ in reads:
+        if t.start > last_read.get(k, (-1, None))[0]:
+            last_read[k] = (t.start, t)
+    for w in txns:
+        if w.type != OK or w.end is None:
+            continue
+        for f, k, v in w.mops:
+            if f != APPEND or k not in last_read or _freeze(v) in in_order[k]:
+                continue
+            start, reader = last_read[k]
+            if start > w.end:
+                anomalies.append({"anomaly": "lost-append", "txn": reader.name, "key": k,
+                                  "writer": w.name, "value": v, "why":
+                                  f"{w.name} appended {v!r} to key {k!r} and completed "
+                                  f"before {reader.name} began, yet no read of the key "
+                                  "ever showed it"})
+
+
+def _freeze(x):
+    return tuple(_freeze(v) for v in x) if isinstance(x, list) else x
+
+
+def _show(values) -> str:
+    values = list(values)
+    shown = " ".join(map(repr, values[:SHOWN]))
+    more = f" ...+{len(values) - SHOWN}" if len(values) > SHOWN else ""
+    return f"[{shown}{more}]"
