@@ -137,18 +137,20 @@ def kv_history(n: int, clients: int, seed: int) -> list[str]:
     return _timeline(n, clients, rng, apply)
 
 
-def timed(cmd: list[str], env: dict | None = None, limit: float = 600) -> tuple[float, float]:
-    """(wall seconds, peak MB) of a command, from /usr/bin/time."""
+def timed(cmd: list[str], env: dict | None = None, limit: float = 600,
+          with_code: bool = False) -> tuple:
+    """(wall seconds, peak MB) of a command, from /usr/bin/time; with its exit code too if
+    `with_code`."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         try:
             proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", out.name, *cmd],
                                   env=env, capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
-            return float("nan"), float("nan")
+            return (float("nan"), float("nan")) + ((None,) if with_code else ())
         wall, kb = out.read().split()[-2:]
         if proc.returncode not in (0, 1, 2):
             print(f"  ({' '.join(cmd[:4])} failed: {proc.stderr.strip()[:200]})", flush=True)
-        return float(wall), int(kb) / 1024
+        return (float(wall), int(kb) / 1024) + ((proc.returncode,) if with_code else ())
 
 
 def main() -> None:

@@ -217,15 +217,20 @@ class _Reader:
 
 # The common shape of a Jepsen op-map line, read by two regex calls instead of the reader:
 # `{:type :ok, :f :write, :process 3, :value [1 2], :index 7}` with keyword keys and values
-# that are keywords, integers, nil, booleans, strings without escapes, or flat vectors of
-# those. Anything else (floats, escapes, nesting, tags, comments) goes to the full reader.
+# that are keywords, integers, nil, booleans, strings without escapes, or vectors of those
+# nested up to three deep (a transaction: `[[:append 5 3] [:r 5 [1 2 3]]]`). Anything else
+# (floats, escapes, maps, sets, tags, comments) goes to the full reader.
 _NAME = r'[^\s,\[\](){}"#;\\]+'
 _SCALAR = r'(?::' + _NAME + r'|-?\d+|nil|true|false|"[^"\\]*")(?=[\s,\]}])'
-_VALUE = r'(?:' + _SCALAR + r'|\[[\s,]*(?:' + _SCALAR + r'[\s,]*)*\])'
+_VECTOR = r'\[[\s,]*(?:' + _SCALAR + r'[\s,]*)*\]'
+for _ in range(2):  # vectors of scalars and of the vectors before: three deep
+    _VECTOR = r'\[[\s,]*(?:(?:' + _SCALAR + r'|' + _VECTOR + r')[\s,]*)*\]'
+_VALUE = r'(?:' + _SCALAR + r'|' + _VECTOR + r')'
 _PAIR = r'[\s,]*:(' + _NAME + r')[\s,]+(' + _VALUE + r')'
 _OP_LINE = re.compile(r'\s*\{(?:' + _PAIR + r')*[\s,]*\}\s*')
 _PAIRS = re.compile(_PAIR)
 _ELEMENT = re.compile(_SCALAR)
+_TOKEN = re.compile(r'\[|\]|' + _SCALAR)
 _KEYWORDS: dict[str, Keyword] = {}  # one Keyword object per name seen: time and memory
 
 
@@ -252,9 +257,24 @@ def read_op_line(line: str) -> dict | None:
     for key, raw in _PAIRS.findall(line):
         if key in out:
             return None  # let the full reader report the duplicate
-        out[key] = ([_scalar(t) for t in _ELEMENT.findall(raw)] if raw[0] == "["
-                    else _scalar(raw))
+        out[key] = _vector(raw) if raw[0] == "[" else _scalar(raw)
     return out
+
+
+def _vector(raw: str) -> list:
+    """A vector the op-line pattern matched, flat or nested."""
+    if "[" not in raw[1:]:
+        return [_scalar(t) for t in _ELEMENT.findall(raw)]
+    stack: list[list] = [[]]
+    for t in _TOKEN.findall(raw):
+        if t == "[":
+            stack.append([])
+        elif t == "]":
+            done = stack.pop()
+            stack[-1].append(done)
+        else:
+            stack[-1].append(_scalar(t))
+    return stack[0][0]
 
 
 def _hashable(x: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import orjson
 
+from faultlab.gc_pause import gc_paused
 from faultlab.histories import edn
 from faultlab.histories.errors import HistoryError
 from faultlab.histories.history import History
@@ -73,7 +74,7 @@ def read_history(path: str | Path, format: str = "auto", *,
         raise HistoryError("is a directory, expected a history file", path=where) from None
     except OSError as e:
         raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
-    with f:
+    with f, gc_paused():
         try:
             return _read_lines(_decoded(f, where, deadline), format, where)
         except OSError as e:
@@ -255,8 +256,9 @@ def _shown(x: Any) -> str:
 
 # ---- one op per line ----------------------------------------------------------------------
 
-def _from_map(d: Any, line: int, b: _Builder) -> None:
-    """A Jepsen op map (EDN keywords or JSON strings as keys) into the builder."""
+def _from_map(d: Any, line: int, b: _Builder, is_plain: bool = False) -> None:
+    """A Jepsen op map (EDN keywords or JSON strings as keys) into the builder;
+    `is_plain`: its values are plain already (the fast op-line reader's are)."""
     if not isinstance(d, dict):
         b.fail(f"expected an op map, got {_shown(d)}", line)
     for field in ("type", "process", "f"):
@@ -274,17 +276,19 @@ def _from_map(d: Any, line: int, b: _Builder) -> None:
         if v is not None and (type(v) is not int):
             b.fail(f":{name} must be an integer, got {_shown(v)}", line)
     value, node, error = d.get("value"), d.get("node"), d.get("error")
-    b.add(kind, d["process"], f, value if type(value) in _FLAT else plain(value), line, time,
-          index, node if type(node) in _FLAT else plain(node),
-          error if type(error) in _FLAT else plain(error))
+    if not is_plain:
+        value, node, error = (x if type(x) in _FLAT else plain(x) for x in (value, node, error))
+    b.add(kind, d["process"], f, value, line, time, index, node, error)
 
 
 def _read_jepsen_line(text: str, line: int, b: _Builder) -> None:
     d = edn.read_op_line(text)
-    if d is None:
-        tagged = _TAGGED_MAP.match(text)
-        d = edn.loads(text[tagged.end():] if tagged else text, path=b.path, line=line)
-    _from_map(d, line, b)
+    if d is not None:
+        _from_map(d, line, b, is_plain=True)
+        return
+    tagged = _TAGGED_MAP.match(text)
+    _from_map(edn.loads(text[tagged.end():] if tagged else text, path=b.path, line=line),
+              line, b)
 
 
 def _read_kv_line(text: str, line: int, b: _Builder) -> None:

@@ -12,16 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from faultlab.checkers.transactions import bank, list_append, rw_register
-from faultlab.checkers.transactions.graph import (
-    OutOfBudget,
-    find_cycles,
-    process_edges,
-    realtime_edges,
-)
-from faultlab.checkers.transactions.txns import read_txns
 from faultlab.checkers.verdict import UNKNOWN, Verdict
 from faultlab.errors import FaultlabError
+from faultlab.gc_pause import gc_paused
 from faultlab.histories.op import Op
 
 WORKLOADS = ("list-append", "rw-register", "bank")
@@ -50,6 +43,21 @@ def check_transactions(history: Iterable[Op], workload: str = "list-append",
                        initial_total: int | None = None) -> Verdict:
     """Whether a transactional history satisfies `consistency`, and if not which anomalies
     it shows, each with an explaining cycle or read."""
+    with gc_paused():
+        return _check(history, workload, consistency, time_limit, deadline, initial_total)
+
+
+def _check(history, workload, consistency, time_limit, deadline, initial_total) -> Verdict:
+    # imported here, so that naming the workloads (the CLI does) costs nothing
+    from faultlab.checkers.transactions import bank, list_append, rw_register
+    from faultlab.checkers.transactions.graph import (
+        OutOfBudget,
+        find_cycles,
+        process_edges,
+        realtime_edges,
+    )
+    from faultlab.checkers.transactions.txns import read_txns
+
     if workload not in WORKLOADS:
         raise FaultlabError(f"unknown transactional workload {workload!r}; choose from "
                             f"{', '.join(WORKLOADS)}")
@@ -70,10 +78,10 @@ def check_transactions(history: Iterable[Op], workload: str = "list-append",
         txns = read_txns(history, analysis.MICRO_OPS)
         deps, found, effective = analysis.analyze(txns)
         ordered = [t for t in txns if t.name in effective]
-        if "G-single-process" in FORBIDS[consistency]:
-            process_edges(deps, ordered)
-        if consistency == "strict-serializable":
+        if consistency == "strict-serializable":  # real-time order implies process order
             realtime_edges(deps, [(t.name, t.start, t.end) for t in ordered])
+        elif consistency == "strong-session-serializable":
+            process_edges(deps, ordered)
         try:
             cycles = find_cycles(deps, deadline)
         except OutOfBudget:
@@ -111,8 +119,10 @@ def _verdict(consistency, valid, text, found, cycles, txns, started, stats,
     ops = sorted(by_name[n].invoke.index for n in involved if n in by_name)
     times = [by_name[n].invoke.time for n in involved
              if n in by_name and by_name[n].invoke.time is not None]
-    # only the models the search could judge: the requested one and those weaker than it
-    judged = CONSISTENCY[CONSISTENCY.index(consistency):]
+    # only the models the search could judge: the requested one and those weaker than it,
+    # but for session order, which a strict search does not add (real time implies it)
+    judged = [m for m in CONSISTENCY[CONSISTENCY.index(consistency):]
+              if m != "strong-session-serializable" or m == consistency]
     satisfied = [m for m in reversed(judged)
                  if not any(n in DATA or n in FORBIDS[m] for n in names)]
     stats = {**stats, "seconds": round(time.monotonic() - started, 6)}

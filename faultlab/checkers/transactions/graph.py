@@ -1,12 +1,15 @@
 """The dependency graph between transactions and the cycles that name Adya's anomalies.
 
 Edges are write-write (`ww`: one version after another), write-read (`wr`: a read saw a
-write), read-write (`rw`: a read saw a version a write then replaced) and `process` (one
+write), read-write (`rw`: a read saw a version a write then replaced), `process` (one
 transaction followed another on the same client process) and `realtime` (one completed
 before another began). Each edge keeps the first reason found, so a cycle reads as a sentence
 per step. Cycles are classified as Elle names them: G0 (only ww), G1c (ww and wr), G-single
 (exactly one rw), G2-item (two or more rw), and the same classes closed by process or
 realtime order: G0-process ... G2-item-realtime.
+
+Some edges go through hub nodes (names starting with "~") that stand for many edges at
+once; a cycle through a hub is written out as the direct step it stands for.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from collections import deque
 import attrs
 
 WW, WR, RW, PROCESS, RT = "ww", "wr", "rw", "process", "realtime"
+KINDS = (WW, WR, RW, PROCESS, RT)
 CYCLES_PER_CLASS = 3    # example cycles kept for each anomaly class
 TRIES_PER_CLASS = 200   # candidate edges tried per class and component
 
@@ -24,53 +28,35 @@ class OutOfBudget(Exception):
     """The cycle search ran past its deadline."""
 
 
-@attrs.frozen
 class Reason:
-    """Why an edge holds, in a sentence."""
+    """Why an edge holds, in a sentence: `say(*args)`, written only if a cycle shows it (a
+    long history has millions of edges and shows a handful)."""
 
-    text: str
+    __slots__ = ("say", "args")
+
+    def __init__(self, say, *args):
+        self.say, self.args = say, args
 
     def __str__(self) -> str:
-        return self.text
+        return self.say(*self.args)
 
 
-@attrs.define
 class Dependencies:
-    """Edges a -> b of each kind, with the reason the first one was added."""
+    """Edges a -> b of each kind, with the reason the first one of each was added."""
 
-    edges: dict = attrs.field(factory=dict)  # (a, b) -> {kind: reason}
+    def __init__(self):
+        self.by_kind: dict[str, dict[tuple[str, str], Reason]] = {k: {} for k in KINDS}
 
-    def add(self, a: str, b: str, kind: str, why) -> None:
+    def add(self, a: str, b: str, kind: str, why: Reason) -> None:
         if a != b:
-            kinds = self.edges.setdefault((a, b), {})
-            if kind not in kinds:
-                kinds[kind] = why
+            self.by_kind[kind].setdefault((a, b), why)
 
     def count(self, kind: str) -> int:
-        return sum(1 for kinds in self.edges.values() if kind in kinds)
+        return len(self.by_kind[kind])
 
-
-def realtime_edges(deps: Dependencies, spans: list[tuple[str, int, int | None]]) -> None:
-    """Add realtime edges for transactions (name, start, end; end None: never completed),
-    only the transitive reduction of "completed before it began": a sweep keeps the
-    transactions completed and not yet superseded by a later one, and links each new
-    transaction from them."""
-    events = []
-    for name, start, end in spans:
-        events.append((start, 1, name))
-        if end is not None:
-            events.append((end, 0, name))
-    events.sort()
-    frontier: set[str] = set()
-    preds: dict[str, set[str]] = {}
-    for _, kind, name in events:
-        if kind == 1:  # begins: every frontier transaction precedes it
-            preds[name] = set(frontier)
-            for a in frontier:
-                deps.add(a, name, RT, _RealtimeReason(a, name))
-        else:  # completes: it supersedes what preceded it
-            frontier -= preds.get(name, set())
-            frontier.add(name)
+    def kinds(self, a: str, b: str) -> dict[str, Reason]:
+        """The kinds of edge a -> b, each with its reason."""
+        return {k: edges[(a, b)] for k, edges in self.by_kind.items() if (a, b) in edges}
 
 
 def process_edges(deps: Dependencies, txns) -> None:
@@ -78,28 +64,42 @@ def process_edges(deps: Dependencies, txns) -> None:
     last: dict = {}
     for t in txns:
         if t.process in last:
-            deps.add(last[t.process], t.name, PROCESS, _ProcessReason(last[t.process],
-                                                                     t.name, t.process))
+            deps.add(last[t.process], t.name, PROCESS,
+                     Reason(_ran, t.process, last[t.process], t.name))
         last[t.process] = t.name
 
 
-@attrs.frozen
-class _ProcessReason:
-    a: str
-    b: str
-    process: object
-
-    def __str__(self) -> str:
-        return f"process {self.process} ran {self.a} and then {self.b}"
+def _ran(process, a: str, b: str) -> str:
+    return f"process {process} ran {a} and then {b}"
 
 
-@attrs.frozen
-class _RealtimeReason:
-    a: str
-    b: str
+def realtime_edges(deps: Dependencies, spans: list[tuple[str, int, int | None]]) -> None:
+    """Add realtime order for transactions (name, start, end; end None: never completed):
+    a completed before b began. Not as an edge for each such pair, nor for each pair of the
+    transitive reduction (one per concurrent client and transaction), but through a chain
+    of hubs, one per completion in time order: a -> its completion -> later completions
+    ... -> the last completion before b began -> b. A path along the chain says exactly
+    "a completed before b began", in linear space."""
+    events = []
+    for name, start, end in spans:
+        events.append((start, 1, name))
+        if end is not None:
+            events.append((end, 0, name))
+    events.sort()
+    last = None
+    for i, (_, begins, name) in enumerate(events):
+        if begins:
+            if last is not None:
+                deps.add(last, name, RT, _IN_ORDER)
+        else:
+            hub = f"~rt{i}"
+            deps.add(name, hub, RT, _IN_ORDER)
+            if last is not None:
+                deps.add(last, hub, RT, _IN_ORDER)
+            last = hub
 
-    def __str__(self) -> str:
-        return f"{self.a} completed before {self.b} began"
+
+_IN_ORDER = Reason(str, "in real-time order")  # only ever shown merged, by _through_hubs
 
 
 @attrs.frozen
@@ -125,12 +125,12 @@ def find_cycles(deps: Dependencies, deadline: float | None) -> list[Cycle]:
     import networkx as nx
 
     graph = nx.DiGraph()
-    graph.add_edges_from(deps.edges)
+    graph.add_edges_from(_on_cycles(deps))
     found: dict[str, list[Cycle]] = {}
     for component in nx.strongly_connected_components(graph):
         if len(component) < 2:
             continue
-        edges = {e: deps.edges[e] for e in graph.subgraph(component).edges}
+        edges = {e: deps.kinds(*e) for e in graph.subgraph(component).edges}
         for spec in _CLASSES:
             if spec.start in (PROCESS, RT) and not deps.count(spec.start):
                 continue
@@ -138,26 +138,71 @@ def find_cycles(deps: Dependencies, deadline: float | None) -> list[Cycle]:
                 continue
             cycle = _cycle(edges, spec, deadline)
             if cycle is not None:
-                cycle = _through_hubs(cycle)
-                found.setdefault(spec.anomaly, []).append(Cycle(spec.anomaly, cycle))
+                found.setdefault(spec.anomaly, []).append(
+                    Cycle(spec.anomaly, _through_hubs(cycle)))
     return [c for spec in _CLASSES for c in found.get(spec.anomaly, ())]
 
 
+def _on_cycles(deps: Dependencies) -> list[tuple[str, str]]:
+    """The edges that may lie on a cycle: what is left after peeling off, again and again,
+    every node with no edge in, then every node with no edge out. All of a valid history
+    peels away, and most of one with a few anomalies, so the strongly connected
+    components are searched only in what is left."""
+    succ: dict[str, list[str]] = {}
+    for edges in deps.by_kind.values():
+        for a, b in edges:
+            succ.setdefault(a, []).append(b)
+    left = _peel(succ)
+    if not left:
+        return []
+    pred: dict[str, list[str]] = {}
+    for a in left:
+        for b in succ.get(a, ()):
+            if b in left:
+                pred.setdefault(b, []).append(a)
+    left = _peel(pred)
+    return [(a, b) for b, sources in pred.items() if b in left for a in sources if a in left]
+
+
+def _peel(succ: dict[str, list[str]]) -> set[str]:
+    """The nodes left after removing, again and again, those with no edge in (Kahn)."""
+    n_in: dict[str, int] = {}
+    for targets in succ.values():
+        for b in targets:
+            n_in[b] = n_in.get(b, 0) + 1
+    stack = [a for a in succ if a not in n_in]
+    while stack:
+        for b in succ.get(stack.pop(), ()):
+            n_in[b] -= 1
+            if not n_in[b]:
+                stack.append(b)
+    return {x for x, n in n_in.items() if n}
+
+
 def _through_hubs(steps: tuple) -> tuple:
-    """The cycle with each pass through a hub node ("~..."; it stands for edges to many
-    transactions at once) written as the one direct step it stands for."""
-    out = []
+    """The cycle with each pass through hubs written as the one direct step it stands
+    for, starting at a transaction."""
+    steps = list(steps)
+    while steps[0][0].startswith("~"):
+        steps.append(steps.pop(0))
+    out: list[tuple] = []
     for a, kind, b, why in steps:
         if out and out[-1][2].startswith("~"):
             a0, kind0, _, why0 = out.pop()
-            out.append((a0, kind0, b, Reason(str(why0).replace("{later}", str(why)))))
+            why = Reason(_before, a0, b) if kind0 == RT else Reason(_later, why0, why)
+            out.append((a0, kind0, b, why))
         else:
             out.append((a, kind, b, why))
-    if out and out[-1][2].startswith("~"):  # the cycle closes through a hub
-        a0, kind0, _, why0 = out.pop()
-        a, kind, b, why = out.pop(0)
-        out.insert(0, (a0, kind0, b, Reason(str(why0).replace("{later}", str(why)))))
     return tuple(out)
+
+
+def _before(a: str, b: str) -> str:
+    return f"{a} completed before {b} began"
+
+
+def _later(into_hub: Reason, out_of_hub: Reason) -> str:
+    """An edge into the unseen-appends hub says {later} where the append it reaches goes."""
+    return str(into_hub).replace("{later}", str(out_of_hub))
 
 
 @attrs.frozen

@@ -32,55 +32,49 @@ def analyze(txns: list[Txn]) -> tuple[Dependencies, list[dict], set[str]]:
     """The dependency edges, the anomalies single reads show, and the transactions that
     took effect (the graph's nodes)."""
     anomalies: list[dict] = []
-    writer: dict[tuple, tuple[Txn, int]] = {}  # (key, value) -> (its txn, position among
-    appends: dict[Any, dict[str, list]] = defaultdict(dict)  # key -> txn -> its values
+    writer: dict[tuple, Txn] = {}  # (key, value) -> the transaction that appended it
     for t in txns:
-        if t.type == FAIL and not any(f == APPEND for f, _, _ in t.mops):
-            continue
-        for f, k, v in t.mops:
-            if f != APPEND:
-                continue
-            _hashable(v, t)
-            if (k, v) in writer:
-                other = writer[(k, v)][0]
-                raise t.error(f"{t.name} and {other.name} both append {v!r} to key {k!r}; "
-                              "list-append needs values unique per key")
-            mine = appends[k].setdefault(t.name, [])
-            writer[(k, v)] = (t, len(mine))
-            mine.append(v)
+        for k, values in t.appends.items():
+            for v in values:
+                _hashable(v, t)
+                if (k, v) in writer:
+                    raise t.error(f"{t.name} and {writer[(k, v)].name} both append {v!r} to "
+                                  f"key {k!r}; list-append needs values unique per key")
+                writer[(k, v)] = t
     reads = _external_reads(txns, writer, anomalies)
     orders = _version_orders(reads, anomalies)
     effective = {t.name for t in txns if t.type == OK}
     for k, order in orders.items():
         for v in order:
             w = writer.get((k, v))
-            if w is not None and w[0].type == INFO:
-                effective.add(w[0].name)  # an info append someone read took effect
+            if w is not None and w.type == INFO:
+                effective.add(w.name)  # an info append someone read took effect
     deps = Dependencies()
     for k, order in orders.items():
-        names = [writer[(k, v)][0].name if (k, v) in writer else None for v in order]
+        names = [writer[(k, v)].name if (k, v) in writer else None for v in order]
         names = [n if n in effective else None for n in names]
         for i in range(len(order) - 1):
             a, b = names[i], names[i + 1]
             if a and b and a != b:
                 deps.add(a, b, WW, Reason(
-                    f"{b} appended {order[i + 1]!r} to key {k!r} after {a} appended "
-                    f"{order[i]!r}, as the longest read {_show(order[:i + 2])} shows"))
-    unseen = _unseen_appends(appends, orders, writer, effective)
+                    "{} appended {!r} to key {!r} after {} appended {!r}, as the longest "
+                    "read {} shows".format, b, order[i + 1], k, a, order[i],
+                    _Listed(order, i + 2)))
+    unseen = _unseen_appends(txns, orders, effective)
     linkers = {k: _Later(deps, k, later) for k, later in unseen.items()}
     for k, later in linkers.items():
         order = orders.get(k, [])
         w = writer.get((k, order[-1])) if order else None
-        if w is not None and w[0].name in effective:
-            later.after(w[0].name, WW, f"{{later}}, which no read shows, came after every "
-                                       f"append a read shows, the last {w[0].name}'s "
-                                       f"{order[-1]!r} to key {k!r}")
+        if w is not None and w.name in effective:
+            later.after(w.name, WW, Reason(
+                "{{later}}, which no read shows, came after every append a read shows, the "
+                "last {}'s {!r} to key {!r}".format, w.name, order[-1], k))
     for t, k, seen in reads:
         _wr_rw(deps, t, k, seen, orders.get(k, []), writer)
         if k in linkers:
-            linkers[k].after(t.name, RW, f"{t.name} read key {k!r} as {_show(seen)}, "
-                                         "without {later}, which no read shows, so it came "
-                                         "later")
+            linkers[k].after(t.name, RW, Reason(
+                "{} read key {!r} as {}, without {{later}}, which no read shows, so it came "
+                "later".format, t.name, k, _Listed(seen)))
     _lost_appends(txns, orders, reads, anomalies)
     return deps, anomalies, effective
 
@@ -98,18 +92,17 @@ class _Later:
         self.hub = f"~{key!r}"
         self.members = {name for name, _ in later}
         for name, v in later:
-            deps.add(self.hub, name, WW, Reason(f"{name}'s append of {v!r}"))
+            deps.add(self.hub, name, WW, Reason("{}'s append of {!r}".format, name, v))
 
-    def after(self, a: str, kind: str, text: str) -> None:
-        """`a` precedes every append in this set by an edge of `kind`; `text` explains it,
-        with {later} standing for the later append."""
+    def after(self, a: str, kind: str, why: Reason) -> None:
+        """`a` precedes every append in this set by an edge of `kind`; `why` explains it,
+        saying {later} where the later append goes."""
         if a not in self.members:
-            self.deps.add(a, self.hub, kind, Reason(text))
+            self.deps.add(a, self.hub, kind, why)
             return
         others = [(n, v) for n, v in self.later if n != a][:UNSEEN_LINKS]
         for name, v in others:
-            self.deps.add(a, name, kind, Reason(text.replace(
-                "{later}", f"{name}'s append of {v!r}")))
+            self.deps.add(a, name, kind, Reason(_reaching, why, name, v))
 
 
 def _hashable(v, t: Txn) -> None:
@@ -124,6 +117,7 @@ def _external_reads(txns, writer, anomalies) -> list[tuple[Txn, Any, list]]:
     checking each read against the transaction's own earlier reads and appends (internal),
     and for duplicates, aborted, intermediate and unknown values."""
     out = []
+    good: dict = defaultdict(set)  # key -> values already found appended by someone fine
     for t in txns:
         if t.type != OK:
             continue
@@ -135,59 +129,72 @@ def _external_reads(txns, writer, anomalies) -> list[tuple[Txn, Any, list]]:
                 if k in known:
                     known[k] = known[k] + [v]
                 continue
-            if not isinstance(v, list):
+            if type(v) is not list:
                 raise t.error(f"{t.name} reads key {k!r} as {v!r}; a list-append read "
                               "returns a list (is this an rw-register history?)",
                               completion=True)
-            own = mine.get(k, [])
+            own = mine.get(k)
             expected = known.get(k)
-            known[k] = list(v)
+            known[k] = v
+            why = None
             if expected is not None and v != expected:
                 why = f"{t.name} read key {k!r} as {_show(v)} where it had seen and " \
                       f"appended {_show(expected)}"
             elif own and v[-len(own):] != own:
                 why = f"{t.name} appended {_show(own)} to key {k!r} and then read {_show(v)}"
-            else:
-                why = None
             if why:
                 anomalies.append({"anomaly": "internal", "txn": t.name, "key": k,
                                   "read": v, "why": why})
                 continue
             if own:
                 v = v[:-len(own)]  # its own appends are no news about the others
-            if len(set(map(_freeze, v))) < len(v):
+            try:
+                distinct = set(v)
+            except TypeError:  # elements that are lists
+                v = [_freeze(x) for x in v]
+                distinct = set(v)
+            if len(distinct) < len(v):
                 dup = next(x for x in v if v.count(x) > 1)
                 anomalies.append({"anomaly": "duplicate-elements", "txn": t.name, "key": k,
                                   "read": v, "why": f"{t.name} read {dup!r} twice in key "
                                                     f"{k!r}: {_show(v)}"})
                 continue
-            for x in v:
-                w = writer.get((k, _freeze(x)))
-                if w is None:
-                    anomalies.append({"anomaly": "garbage", "txn": t.name, "key": k,
-                                      "value": x, "why": f"{t.name} read {x!r} in key {k!r}, "
-                                                         "which nobody appended"})
-                elif w[0] is t:
+            fine = good[k]
+            for x in distinct - fine:
+                _check_element(t, k, x, writer, fine, anomalies)
+            if k in t.appends:
+                for x in distinct.intersection(t.appends[k]):
                     anomalies.append({"anomaly": "future-read", "txn": t.name, "key": k,
                                       "value": x, "why": f"{t.name} read {x!r} in key {k!r} "
                                                          "before it appended it"})
-                elif w[0].type == FAIL:
-                    anomalies.append({"anomaly": "G1a", "txn": t.name, "key": k, "value": x,
-                                      "writer": w[0].name, "why":
-                                      f"{t.name} read {x!r} in key {k!r}, appended by "
-                                      f"{w[0].name}, which failed"})
             if v:
-                w = writer.get((k, _freeze(v[-1])))
-                if w is not None and w[0] is not t:
-                    later = [y for f2, k2, y in w[0].mops if f2 == APPEND and k2 == k]
-                    if later and later[-1] != v[-1] and w[0].type != FAIL:
+                w = writer.get((k, v[-1]))
+                if w is not None and w is not t and w.type != FAIL:
+                    later = w.appends[k]
+                    if later[-1] != v[-1]:
                         anomalies.append({"anomaly": "G1b", "txn": t.name, "key": k,
-                                          "writer": w[0].name, "why":
+                                          "writer": w.name, "why":
                                           f"{t.name} read key {k!r} ending in {v[-1]!r}, "
-                                          f"an intermediate append of {w[0].name}, which "
+                                          f"an intermediate append of {w.name}, which "
                                           f"went on to append {later[-1]!r}"})
-            out.append((t, k, [_freeze(x) for x in v]))
+            out.append((t, k, v))
     return out
+
+
+def _check_element(t: Txn, k, x, writer, fine: set, anomalies: list) -> None:
+    """A value a read shows must have been appended by a transaction that did not fail
+    (one that appended it later in the same transaction is a future read, found apart)."""
+    w = writer.get((k, x))
+    if w is None:
+        anomalies.append({"anomaly": "garbage", "txn": t.name, "key": k, "value": x,
+                          "why": f"{t.name} read {x!r} in key {k!r}, which nobody appended"})
+    elif w.type == FAIL:
+        anomalies.append({"anomaly": "G1a", "txn": t.name, "key": k, "value": x,
+                          "writer": w.name, "why": f"{t.name} read {x!r} in key {k!r}, "
+                                                   f"appended by {w.name}, which "
+                                                      "failed"})
+    else:
+        fine.add(x)
 
 
 def _version_orders(reads, anomalies) -> dict[Any, list]:
@@ -208,17 +215,17 @@ def _version_orders(reads, anomalies) -> dict[Any, list]:
     return orders
 
 
-def _unseen_appends(appends, orders, writer, effective) -> dict:
+def _unseen_appends(txns, orders, effective) -> dict:
     """Per key, the appends of transactions that took effect that no read shows, as
     (txn, value): each came after everything any read shows (reads return prefixes)."""
+    shown = {k: set(order) for k, order in orders.items()}
     out: dict = {}
-    for k, by_txn in appends.items():
-        shown = set(orders.get(k, ()))
-        for name, values in by_txn.items():
-            if name in effective:
-                out.setdefault(k, []).extend((name, v) for v in values
-                                             if _freeze(v) not in shown)
-    return out
+    for t in txns:
+        if t.name in effective:
+            for k, values in t.appends.items():
+                seen = shown.get(k, ())
+                out.setdefault(k, []).extend((t.name, v) for v in values if v not in seen)
+    return {k: later for k, later in out.items() if later}
 
 
 def _wr_rw(deps, t: Txn, k, seen: list, order: list, writer) -> None:
@@ -226,17 +233,17 @@ def _wr_rw(deps, t: Txn, k, seen: list, order: list, writer) -> None:
         return  # incompatible with the order: already reported
     if seen:
         w = writer.get((k, seen[-1]))
-        if w is not None and w[0].type != FAIL:
-            deps.add(w[0].name, t.name, WR, Reason(
-                f"{t.name} read key {k!r} as {_show(seen)}, which ends with "
-                f"{w[0].name}'s append of {seen[-1]!r}"))
+        if w is not None and w.type != FAIL:
+            deps.add(w.name, t.name, WR, Reason(
+                "{} read key {!r} as {}, which ends with {}'s append of {!r}".format,
+                t.name, k, _Listed(seen), w.name, seen[-1]))
     if len(order) > len(seen):
         nxt = order[len(seen)]
         w = writer.get((k, nxt))
-        if w is not None and w[0].type != FAIL:
-            deps.add(t.name, w[0].name, RW, Reason(
-                f"{t.name} read key {k!r} as {_show(seen)}, before {w[0].name} appended "
-                f"{nxt!r}"))
+        if w is not None and w.type != FAIL:
+            deps.add(t.name, w.name, RW, Reason(
+                "{} read key {!r} as {}, before {} appended {!r}".format, t.name, k,
+                _Listed(seen), w.name, nxt))
 
 
 def _lost_appends(txns, orders, reads, anomalies) -> None:
@@ -268,7 +275,23 @@ def _freeze(x):
 
 
 def _show(values) -> str:
+    """A list as EDN shows it, its last SHOWN elements (what a reason points at)."""
     values = list(values)
-    shown = " ".join(map(repr, values[:SHOWN]))
-    more = f" ...+{len(values) - SHOWN}" if len(values) > SHOWN else ""
-    return f"[{shown}{more}]"
+    more = f"...+{len(values) - SHOWN} " if len(values) > SHOWN else ""
+    return f"[{more}{' '.join(map(repr, values[-SHOWN:]))}]"
+
+
+class _Listed:
+    """The first `n` elements of a list, shown only when a reason is written."""
+
+    __slots__ = ("values", "n")
+
+    def __init__(self, values: list, n: int | None = None):
+        self.values, self.n = values, n
+
+    def __str__(self) -> str:
+        return _show(self.values if self.n is None else self.values[:self.n])
+
+
+def _reaching(why: Reason, name: str, value) -> str:
+    return str(why).replace("{later}", f"{name}'s append of {value!r}")

@@ -98,9 +98,9 @@ def analyze(txns: list[Txn]) -> tuple[Dependencies, list[dict], set[str]]:
             wa, wb = writer.get((k, a)), writer.get((k, b))
             if wa and wb and wa.name in effective and wb.name in effective:
                 deps.add(wa.name, wb.name, WW, Reason(
-                    f"{wb.name} wrote {b!r} to key {k!r} after {a!r}, which "
-                    f"{wa.name} wrote, as a transaction that read {a!r} and then wrote "
-                    f"{b!r} shows"))
+                    "{} wrote {!r} to key {!r} after {!r}, which {} wrote, as a transaction "
+                    "that read {!r} and then wrote {!r} shows".format, wb.name, b, k, a,
+                    wa.name, a, b))
     successors: dict[tuple, list] = {}
     for k, pairs in after.items():
         for a, b in pairs:
@@ -111,12 +111,12 @@ def analyze(txns: list[Txn]) -> tuple[Dependencies, list[dict], set[str]]:
     for t, k, v in reads:
         w = writer.get((k, v)) if v is not None else None
         if w is not None and w.type != FAIL:
-            deps.add(w.name, t.name, WR, Reason(f"{t.name} read key {k!r} = {v!r}, "
-                                                f"written by {w.name}"))
+            deps.add(w.name, t.name, WR, Reason("{} read key {!r} = {!r}, written by {}".format,
+                                                t.name, k, v, w.name))
         for b in successors.get((k, v), ()):
             wb = writer.get((k, b))
             if wb is not None and wb.name in effective:
                 deps.add(t.name, wb.name, RW, Reason(
-                    f"{t.name} read key {k!r} = {v!r}, before {wb.name} wrote {b!r} over "
-                    "it"))
+                    "{} read key {!r} = {!r}, before {} wrote {!r} over it".format, t.name, k,
+                    v, wb.name, b))
     return deps, anomalies, effective

@@ -42,6 +42,7 @@ class Txn:
     start: int
     end: int | None
     invoke: Op
+    appends: dict = attrs.field(factory=dict, eq=False)  # key -> the values it appends
 
     def error(self, problem: str, *, completion: bool = False) -> TxnError:
         """Bad input in this transaction, placed at its invocation or its completion."""
@@ -83,8 +84,12 @@ def _txn(inv: Op, done: Op | None, start: int, end: int | None, allowed) -> Txn:
                            f"invocation's {_show(inv.value)}", done, end)
     else:  # a read whose result nobody saw
         mops = tuple((f, k, None if f == READ else v) for f, k, v in mops)
+    appends: dict = {}
+    for f, k, v in mops:
+        if f == APPEND:
+            appends.setdefault(k, []).append(v)
     return Txn(f"T{inv.index}", type, inv.process, mops, start,
-               end if type != INFO else None, inv)
+               end if type != INFO else None, inv, appends)
 
 
 def _mops(value, op: Op, position: int, allowed) -> tuple:
