@@ -19,6 +19,10 @@ and a protocol opts into them by naming them in its default nemesis:
   reorder messages for 0.2-0.8 s, so replies of one term arrive in the next;
 - crash-cluster: crash every node (losing unsynced writes) and restart all of them after
   10-300 ms: whatever a node answered without persisting is forgotten by everyone at once;
+- event-strike: 0-3 ms after a node announces one of the protocol's events (two-phase
+  commit's prepare-logged, vote-sent, decision-logged, decision-sent), crash it (half the
+  time losing unsynced writes), pause it or isolate it for 10-300 ms, and a third of the
+  time isolate another node at the same moment: faults between two steps of a protocol;
 - churn: joins, graceful leaves and permanent failures, within the protocol's churn limits.
 """
 from __future__ import annotations
@@ -136,7 +140,8 @@ class Family:
     name: str
     draw: Callable[[Draw], list[Fault]]
     general: bool  # drawn when a config names no families
-    needs: str = "a node"  # or "two nodes", "roles", "leader-elected", "churn", "network"
+    needs: str = "a node"  # or "two nodes", "roles", "leader-elected", "events", "churn",
+    #                        "network"
 
     def missing(self, draw: Draw) -> str | None:
         """Why this family cannot strike the system described by `draw` now, or None."""
@@ -148,6 +153,8 @@ class Family:
             return "it needs two nodes the nemesis may cut apart"
         if self.needs == LEADER_ELECTED and LEADER_ELECTED not in draw.events:
             return f"it needs a protocol that announces {LEADER_ELECTED}"
+        if self.needs == "events" and not draw.events:
+            return "it needs a protocol that announces events"
         if self.needs == "churn" and draw.churn is None:
             return "it needs a protocol that allows membership changes"
         return None
@@ -263,6 +270,24 @@ def leader_storm(d: Draw) -> list[Fault]:
     if d.rng.random() < 0.5:  # replies from one term arriving in the next
         faults.append(d.fault("reorder", (), d.duration(200_000, 800_000),
                               spread_us=d.rng.randint(5_000, 100_000)))
+    return faults
+
+
+# ---- aimed between two steps of a protocol, through any announced event ---------------------
+
+@family("event-strike", general=False, needs="events")
+def event_strike(d: Draw) -> list[Fault]:
+    trigger = Trigger(d.rng.choice(d.events), after_us=d.rng.randint(0, 3_000))
+    duration = d.duration(10_000, 300_000)
+    how = d.rng.randrange(4)
+    if how < 2:
+        faults = [d.fault("kill", (ANNOUNCER,), duration, trigger, lose_unsynced=how == 1)]
+    elif how == 2:
+        faults = [d.fault("pause", (ANNOUNCER,), duration, trigger)]
+    else:
+        faults = [d.fault("partition", (ANNOUNCER,), duration, trigger, mode="isolate")]
+    if d.rng.random() < 1 / 3:  # and another node cut off at that moment
+        faults.append(d.fault("partition", d.one(), duration, trigger, mode="isolate"))
     return faults
 
 
