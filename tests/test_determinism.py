@@ -46,7 +46,9 @@ def _in_subprocess(spec: RunSpec, hashseed: str) -> dict:
     SPEC,
     RunSpec("raft", seed=1, bugs=("figure8",)),  # leader storms: faults set off by triggers
     RunSpec("roster", seed=4),                   # joins, leaves and failures; an exempt node
-], ids=["primary-backup", "raft-triggers", "roster-membership"])
+    RunSpec("twopc", seed=2, bugs=("decision-sent-before-logged",),  # node kinds, strikes
+            config={"workload": "bank"}),                            # between steps
+], ids=["primary-backup", "raft-triggers", "roster-membership", "twopc-events"])
 def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkeypatch):
     from roster import Roster
 
@@ -59,7 +61,7 @@ def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkey
     assert here.fingerprint == a["fingerprint"]
     import hashlib
     assert hashlib.sha256(dumps_history(here.history)).hexdigest() == a["history"]
-    if spec.protocol == "raft":
+    if spec.protocol in ("raft", "twopc"):
         assert any(f.trigger for f in here.spec.schedule.faults) and a["announcements"]
     if spec.protocol == "roster":
         kinds = {f.kind for f in here.spec.schedule.faults}

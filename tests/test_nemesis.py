@@ -126,8 +126,9 @@ def test_kill_then_restart_and_heal_logged():
 def test_brief_families_are_short_and_opt_in():
     brief = [name for name, fam in FAMILIES.items() if not fam.general]
     assert set(brief) == {"leader-churn", "flicker", "leader-flap", "crash-cluster",
-                          "leader-snipe", "leader-storm", "churn"}
-    cfg = NemesisConfig(families=tuple(f for f in brief if f != "churn"), swarm=False)
+                          "leader-snipe", "leader-storm", "event-strike", "churn"}
+    cfg = NemesisConfig(families=tuple(f for f in brief if f not in ("churn", "event-strike")),
+                        swarm=False)
     seen = set()
     for seed in range(20):
         for f in generate_schedule(cfg, LEADER, seed, 3_000_000).faults:
@@ -151,6 +152,21 @@ def test_brief_families_are_short_and_opt_in():
         assert all(f.duration_us >= 100_000 or f.end == 3_000_000 for f in s.faults)
         assert not any(f.trigger for f in s.faults)
     assert "leader-storm" not in general_families()
+
+
+def test_event_strikes_hit_the_announcer_between_two_steps():
+    events = ("prepare-logged", "vote-sent")
+    target = Target(NAMES, NAMES, roles=("leader",), events=events)
+    cfg = NemesisConfig(families=("event-strike",), swarm=False)
+    faults = [f for seed in range(10)
+              for f in generate_schedule(cfg, target, seed, 3_000_000).faults]
+    assert {f.trigger.event for f in faults} == set(events)
+    assert all(f.trigger.after_us <= 3_000 and f.duration_us <= 300_000 for f in faults)
+    assert {f.kind for f in faults if f.targets == ("announcer",)} == {"kill", "pause",
+                                                                        "partition"}
+    assert any(f.targets != ("announcer",) for f in faults)  # another node cut off too
+    with pytest.raises(FaultlabError, match="needs a protocol that announces events"):
+        Target(NAMES, NAMES).refuse(("event-strike",))
 
 
 def _isolations(schedule):

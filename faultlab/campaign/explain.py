@@ -1,15 +1,18 @@
 """Readable accounts of a run: what failed, the ops each verdict names, and a timeline of
 the faults and protocol events around the moment it went wrong. Works for any check: it reads
-only a verdict's explanation, ops and time."""
+only a verdict's explanation, ops, time, the steps of a witness that explains itself (items
+with a `why`, or a `cycle` of them) and, when the verdict names what it is about
+(`anomalies["about"]`, e.g. {"txn": 17}), every protocol event announced about that."""
 from __future__ import annotations
 
 from faultlab.campaign.runner import RunResult
-from faultlab.checkers.verdict import Verdict
+from faultlab.checkers.verdict import Verdict, witness_lines
 from faultlab.histories import History, Op
 
 WINDOW_US = 500_000  # faults and events this close to an anomaly are shown beside it
 OPS_SHOWN = 10
 EVENTS_SHOWN = 12
+WITNESSES_SHOWN = 3
 
 
 def _seconds(us: int) -> str:
@@ -63,12 +66,28 @@ def account(result: RunResult) -> list[str]:
     records = [(r.time, f"{r.phase:5}  #{r.index:<3} {r.text}"
                 + (f" on {', '.join(r.nodes)}" if r.nodes else ""))
                for r in faults_near(result.fault_log, at)]
-    events = [(t, f"event  {event} at {node}" + (f" {_data(data)}" if data else ""))
-              for t, node, event, data in result.announcements
-              if at is not None and abs(t - at) <= WINDOW_US][-EVENTS_SHOWN:]
+    about_verdict = next((v for v in result.failed
+                          if isinstance(v.anomalies.get("about"), dict)), None)
+    about = about_verdict.anomalies["about"] if about_verdict else None
+    if about:  # the events of what the verdict is about, whenever they happened
+        events = [(t, f"event  {event} at {node}" + (f" {_data(data)}" if data else ""))
+                  for t, node, event, data in result.announcements
+                  if all(data.get(k) == v for k, v in about.items())]
+        if events:
+            at = events[0][0]
+            records = [(r.time, f"{r.phase:5}  #{r.index:<3} {r.text}"
+                        + (f" on {', '.join(r.nodes)}" if r.nodes else ""))
+                       for r in faults_near(result.fault_log, at)
+                       if r.time <= events[-1][0] + WINDOW_US]
+    else:
+        events = [(t, f"event  {event} at {node}" + (f" {_data(data)}" if data else ""))
+                  for t, node, event, data in result.announcements
+                  if at is not None and abs(t - at) <= WINDOW_US][-EVENTS_SHOWN:]
     if records or events:
-        lines.append(f"faults and events within {WINDOW_US / 1e6:.1f}s of the first anomaly "
-                     f"(t={at / 1e6:.3f}s):" if at is not None else "fault timeline:")
+        subject = about_verdict.anomalies.get("subject", _data(about)) if about else ""
+        what = f"the events of {subject} and the faults around them" if about else \
+            f"faults and events within {WINDOW_US / 1e6:.1f}s of the first anomaly"
+        lines.append(f"{what} (t={at / 1e6:.3f}s):" if at is not None else "fault timeline:")
         for t, text in sorted(records + events, key=lambda item: item[0]):
             lines.append(f"  {_seconds(t)}  {text}")
     return lines
@@ -84,6 +103,8 @@ def _verdict_lines(verdict: Verdict, history: History) -> list[str]:
         lines.append(f"  ... and {len(invocations) - OPS_SHOWN} more ops")
     if isinstance(verdict.witness, str):  # a textual witness (a traceback): its end
         lines.extend("  " + ln for ln in verdict.witness.rstrip().splitlines()[-6:])
+    else:
+        lines.extend("  " + ln for ln in witness_lines(verdict.witness, WITNESSES_SHOWN))
     return lines
 
 

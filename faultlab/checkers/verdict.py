@@ -35,3 +35,35 @@ class Verdict:
         return {"name": self.name, "valid": self.valid, "explanation": self.explanation,
                 "ops": list(self.ops), "time": self.time, "anomalies": self.anomalies,
                 "witness": self.witness}
+
+
+STEPS_SHOWN = 12  # steps of a long cycle written out; the witness keeps them all
+
+
+def witness_lines(witness, shown: int) -> list[str]:
+    """Lines for a witness that explains itself: a list of anomalies, each with a `why`
+    or a `cycle` of steps ({from, kind, to, why}); the first `shown` of them."""
+    if not isinstance(witness, list):
+        return []
+    lines = []
+    for item in witness[:shown]:
+        if not isinstance(item, dict):
+            continue
+        name = item.get("anomaly", "anomaly")
+        steps = item.get("cycle")
+        if isinstance(steps, list):
+            lines.append(f"{name}:")
+            cut = len(steps) > STEPS_SHOWN
+            for s in steps[:STEPS_SHOWN - 2] if cut else steps:
+                lines.append(f"  {s.get('from')} -{s.get('kind')}-> {s.get('to')}: "
+                             f"{s.get('why')}")
+            if cut:
+                last = steps[-1]
+                lines.append(f"  ... {len(steps) - STEPS_SHOWN + 1} more steps ...")
+                lines.append(f"  {last.get('from')} -{last.get('kind')}-> "
+                             f"{last.get('to')}: {last.get('why')}")
+        elif isinstance(item.get("why"), str):
+            lines.append(f"{name}: {item['why']}")
+    if len(witness) > shown:
+        lines.append(f"... and {len(witness) - shown} more")
+    return lines

@@ -43,7 +43,8 @@ class Bundle:
         if self.history is None:
             return head + b"\n"
         # One op per line: an indented history would triple the file for no reader's benefit.
-        ops = b",\n    ".join(orjson.dumps(op.to_dict()) for op in self.history)
+        ops = b",\n    ".join(orjson.dumps(op.to_dict(), option=orjson.OPT_NON_STR_KEYS)
+                               for op in self.history)
         return head[:-2] + b',\n  "history": [\n    ' + ops + b"\n  ]\n}\n"
 
 

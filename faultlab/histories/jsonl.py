@@ -32,7 +32,8 @@ def op_from_dict(d: dict, index: int, *, path: str | None = None, line: int | No
 
 
 def dumps_history(history: History) -> bytes:
-    return b"".join(orjson.dumps(op.to_dict()) + b"\n" for op in history)
+    return b"".join(orjson.dumps(op.to_dict(), option=orjson.OPT_NON_STR_KEYS) + b"\n"
+                    for op in history)
 
 
 def loads_history(data: bytes | str, path: str | None = None) -> History:

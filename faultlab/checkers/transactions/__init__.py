@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from faultlab.checkers.verdict import UNKNOWN, Verdict
+from faultlab.checkers.verdict import UNKNOWN, Verdict, witness_lines
 from faultlab.errors import FaultlabError
 from faultlab.gc_pause import gc_paused
 from faultlab.histories.op import Op
@@ -139,13 +139,4 @@ def render(verdict: Verdict, shown: int = 6) -> list[str]:
     if verdict.anomalies.get("satisfies") and verdict.valid is False:
         lines.append(f"the strongest model it satisfies: "
                      f"{verdict.anomalies['satisfies'].replace('-', ' ')}")
-    for w in (verdict.witness or ())[:shown]:
-        if "cycle" in w:
-            lines.append(f"{w['anomaly']}:")
-            lines.extend(f"  {s['from']} -{s['kind']}-> {s['to']}: {s['why']}"
-                         for s in w["cycle"])
-        else:
-            lines.append(f"{w['anomaly']}: {w['why']}")
-    if len(verdict.witness or ()) > shown:
-        lines.append(f"... and {len(verdict.witness) - shown} more")
-    return lines
+    return lines + witness_lines(verdict.witness, shown)

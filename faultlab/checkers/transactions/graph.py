@@ -156,10 +156,11 @@ def _on_cycles(deps: Dependencies) -> list[tuple[str, str]]:
     if not left:
         return []
     pred: dict[str, list[str]] = {}
-    for a in left:
-        for b in succ.get(a, ()):
-            if b in left:
-                pred.setdefault(b, []).append(a)
+    for a, targets in succ.items():  # in insertion order: the same in every process
+        if a in left:
+            for b in targets:
+                if b in left:
+                    pred.setdefault(b, []).append(a)
     left = _peel(pred)
     return [(a, b) for b, sources in pred.items() if b in left for a in sources if a in left]
 

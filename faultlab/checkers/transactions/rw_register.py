@@ -42,7 +42,8 @@ def analyze(txns: list[Txn]) -> tuple[Dependencies, list[dict], set[str]]:
             writer[(k, v)] = t
             final[(t.name, k)] = v
     reads = []   # (txn, key, value it saw of others)
-    after: dict[Any, set[tuple]] = {}  # key -> known (earlier, later) version pairs
+    after: dict[Any, dict[tuple, None]] = {}  # key -> known (earlier, later) version pairs,
+    #                                             in the order found (the same everywhere)
     for t in txns:
         if t.type != OK:
             continue
@@ -51,9 +52,9 @@ def analyze(txns: list[Txn]) -> tuple[Dependencies, list[dict], set[str]]:
         for f, k, v in t.mops:
             if f == WRITE:
                 if k in seen and seen[k] != v:
-                    after.setdefault(k, set()).add((seen[k], v))
+                    after.setdefault(k, {})[(seen[k], v)] = None
                 elif k in mine and mine[k] != v:
-                    after.setdefault(k, set()).add((mine[k], v))
+                    after.setdefault(k, {})[(mine[k], v)] = None
                 mine[k] = v
                 continue
             if isinstance(v, (list, dict)):

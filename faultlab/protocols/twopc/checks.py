@@ -81,7 +81,8 @@ class Logs:
         op = self.op(txn)
         times = [t for o in self.outcomes.get(txn, {}).values() for _, t, _ in o]
         return Verdict(name, False, f"{self.name(txn)} {problem}: {self.story(txn)}",
-                       {"txn": self.name(txn), "about": {"txn": txn}},
+                       {"txn": self.name(txn), "about": {"txn": txn},
+                        "subject": f"{self.name(txn)} (txn={txn})"},
                        ops=(op.index,) if op is not None else (),
                        time=min(times, default=op.time if op is not None else None))
 
