@@ -202,6 +202,16 @@ def test_bank_total_and_negative_balances():
     assert check_transactions(good, "bank", initial_total=30).valid is False
 
 
+def test_a_cycle_is_named_even_when_the_class_searches_run_out(monkeypatch):
+    from faultlab.checkers.transactions import graph
+
+    monkeypatch.setattr(graph, "SEARCHES_PER_CLASS", 0)  # no class search gets any work
+    for name in ("G2-item", "G1c", "G0"):
+        h, anomaly, model, _ = LIST_APPEND[name]
+        v = check_transactions(h, "list-append", model)
+        assert v.valid is False and anomaly in v.anomalies["anomalies"], name
+
+
 def test_past_the_budget_the_verdict_is_unknown():
     h, *_ = LIST_APPEND["G2-item"]
     v = check_transactions(h, "list-append", "serializable", deadline=time.monotonic() - 1)

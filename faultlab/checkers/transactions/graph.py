@@ -21,7 +21,9 @@ import attrs
 WW, WR, RW, PROCESS, RT = "ww", "wr", "rw", "process", "realtime"
 KINDS = (WW, WR, RW, PROCESS, RT)
 CYCLES_PER_CLASS = 3    # example cycles kept for each anomaly class
-TRIES_PER_CLASS = 200   # candidate edges tried per class and component
+TRIES_PER_CLASS = 200   # candidate edges tried per class and component, at most
+TRIES_AFTER_FOUND = 8   # more candidates tried for a shorter cycle once one is found
+SEARCHES_PER_CLASS = 20  # whole-component searches' worth of work per class and component
 
 
 class OutOfBudget(Exception):
@@ -130,17 +132,40 @@ def find_cycles(deps: Dependencies, deadline: float | None) -> list[Cycle]:
     for component in nx.strongly_connected_components(graph):
         if len(component) < 2:
             continue
-        edges = {e: deps.kinds(*e) for e in graph.subgraph(component).edges}
+        sub = graph.subgraph(component)
+        edges = {e: deps.kinds(*e) for e in sub.edges}
+        named = False
         for spec in _CLASSES:
             if spec.start in (PROCESS, RT) and not deps.count(spec.start):
                 continue
             if len(found.get(spec.anomaly, ())) >= CYCLES_PER_CLASS:
+                named = True
                 continue
             cycle = _cycle(edges, spec, deadline)
             if cycle is not None:
+                named = True
                 found.setdefault(spec.anomaly, []).append(
                     Cycle(spec.anomaly, _through_hubs(cycle)))
+        if not named:  # the searches ran out of budget: any cycle, named by its edges
+            cycle = _any_cycle(nx.find_cycle(sub), edges)
+            found.setdefault(cycle.anomaly, []).append(cycle)
     return [c for spec in _CLASSES for c in found.get(spec.anomaly, ())]
+
+
+def _any_cycle(pairs, edges: dict) -> Cycle:
+    """A cycle given as node pairs, each step of its mildest kind, named by what it holds."""
+    steps = []
+    for a, b in pairs:
+        kinds = edges[(a, b)]
+        kind = next(k for k in (WW, WR, RW, PROCESS, RT) if k in kinds)
+        steps.append((a, kind, b, kinds[kind]))
+    steps = _through_hubs(tuple(steps))
+    used = [k for _, k, _, _ in steps]
+    rw = used.count(RW)
+    name = "G0" if not rw and WR not in used else "G1c" if not rw else \
+        "G-single" if rw == 1 else "G2-item"
+    order = RT if RT in used else PROCESS if PROCESS in used else None
+    return Cycle(f"{name}-{order}" if order else name, steps)
 
 
 def _on_cycles(deps: Dependencies) -> list[tuple[str, str]]:
@@ -243,24 +268,27 @@ _CLASSES = (
 
 
 def _cycle(edges: dict, spec: _Class, deadline: float | None):
-    """The shortest cycle of the class found from the first TRIES_PER_CLASS edges of its
-    starting kind, as (from, kind, to, reason) steps; None if there is none."""
+    """The shortest cycle of the class found from the edges of its starting kind (the
+    first TRIES_PER_CLASS, within a budget of work), as (from, kind, to, reason) steps;
+    None if none was found."""
     adj: dict[str, list[tuple[str, str]]] = {}
     for (a, b), kinds in edges.items():
         for kind in kinds:
             if kind in spec.back:
                 adj.setdefault(a, []).append((b, kind))
+    budget = [SEARCHES_PER_CLASS * (len(adj) + 1) * ((spec.exactly or spec.at_least) + 1)]
     best = None
-    tries = 0
+    tries = since_best = 0
     for (a, b), kinds in edges.items():
         if spec.start not in kinds:
             continue
         tries += 1
-        if tries > TRIES_PER_CLASS:
+        if tries > TRIES_PER_CLASS or since_best > TRIES_AFTER_FOUND or budget[0] <= 0:
             break
         if deadline is not None and time.monotonic() > deadline:
             raise OutOfBudget
-        path = _path(adj, b, a, spec)
+        since_best += best is not None
+        path = _path(adj, b, a, spec, budget)
         if path is not None:
             visited = [x for x, _, _ in path]
             if len(set(visited)) < len(visited) or a in visited:
@@ -268,14 +296,16 @@ def _cycle(edges: dict, spec: _Class, deadline: float | None):
         if path is not None and (best is None or len(path) + 1 < len(best)):
             best = [(a, spec.start, b, kinds[spec.start])] + [
                 (x, k, y, edges[(x, y)][k]) for x, k, y in path]
+            since_best = 0
             if len(best) == 2:
                 break
     return tuple(best) if best is not None else None
 
 
-def _path(adj: dict, src: str, dst: str, spec: _Class):
+def _path(adj: dict, src: str, dst: str, spec: _Class, budget: list[int]):
     """A shortest path src ->* dst as (from, kind, to) steps whose count of `spec.counted`
-    edges meets the class's bound, by breadth-first search over (node, count so far)."""
+    edges meets the class's bound, by breadth-first search over (node, count so far);
+    each state visited is taken from `budget[0]`."""
     cap = spec.exactly + 1 if spec.exactly is not None else spec.at_least
     counted = spec.counted
 
@@ -289,6 +319,7 @@ def _path(adj: dict, src: str, dst: str, spec: _Class):
     queue = deque([start])
     while queue:
         node, count = state = queue.popleft()
+        budget[0] -= 1
         for y, kind in adj.get(node, ()):
             c = min(count + (kind == counted), cap) if counted else 0
             if spec.exactly is not None and c > spec.exactly:
