@@ -286,6 +286,35 @@ def test_cli_bad_transaction_names_file_and_line(tmp_path, capsys):
     assert "a list-append read returns a list" in err and len(err.splitlines()) == 1
 
 
+def test_jepsen_shapes_and_our_json_lines_are_read(tmp_path, capsys):
+    # current Jepsen: tagged op records, keyword keys, a nil read of an empty key, info
+    # completions without a value, nemesis ops between
+    (tmp_path / "jepsen.edn").write_text(
+        "#jepsen.history.Op{:index 0, :time 5, :type :invoke, :process 0, :f :txn, "
+        ":value [[:append :x 1] [:r :y nil]]}\n"
+        "{:index 1, :time 6, :type :info, :process :nemesis, :f :start-partition, "
+        ":value [:isolated {\"n1\" #{\"n2\"}}]}\n"
+        "#jepsen.history.Op{:index 2, :time 7, :type :ok, :process 0, :f :txn, "
+        ":value [[:append :x 1] [:r :y nil]]}\n"
+        "{:index 3, :time 8, :type :invoke, :process 1, :f :txn, :value [[:append :y 2]]}\n"
+        "{:index 4, :time 9, :type :info, :process 1, :f :txn, :value nil, "
+        ":error :timeout}\n")
+    code, out, err = run(capsys, tmp_path / "jepsen.edn", "--model", "list-append")
+    assert code == 0, out + err
+    assert "strict serializable (list-append, jepsen-edn, 2 ops" in out
+    from faultlab.histories.jsonl import dumps_history
+    (tmp_path / "ours.jsonl").write_bytes(dumps_history(LIST_APPEND["G-single"][0]))
+    code, out, _ = run(capsys, tmp_path / "ours.jsonl", "--model", "list-append")
+    assert code == 1 and "G-single" in out and "(list-append, jsonl" in out
+    (tmp_path / "bank.edn").write_text(
+        "{:type :invoke, :f :transfer, :process 0, :value {:from 0, :to 1, :amount 5}}\n"
+        "{:type :ok, :f :transfer, :process 0, :value {:from 0, :to 1, :amount 5}}\n"
+        "{:type :invoke, :f :read, :process 1, :value nil}\n"
+        "{:type :ok, :f :read, :process 1, :value {0 15, 1 20}}\n")
+    code, out, _ = run(capsys, tmp_path / "bank.edn", "--model", "bank", "--initial", "40")
+    assert code == 1 and "wrong-total" in out and "totalling 35, not 40" in out
+
+
 def test_cli_rejects_options_of_the_other_kind(tmp_path, capsys):
     (tmp_path / "h.edn").write_text(G_SINGLE_EDN)
     code, _, err = run(capsys, tmp_path / "h.edn", "--consistency", "serializable")

@@ -129,7 +129,9 @@ def _external_reads(txns, writer, anomalies) -> list[tuple[Txn, Any, list]]:
                 if k in known:
                     known[k] = known[k] + [v]
                 continue
-            if type(v) is not list:
+            if v is None:
+                v = []  # Jepsen reads a key nobody appended to as nil
+            elif type(v) is not list:
                 raise t.error(f"{t.name} reads key {k!r} as {v!r}; a list-append read "
                               "returns a list (is this an rw-register history?)",
                               completion=True)
