@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from faultlab.checkers.transactions import check_transactions, render
-from faultlab.cli import main
 from faultlab.histories import History, Op
 from faultlab.histories.errors import HistoryError
+from tests.test_check_cli import run
 from tests.txn_oracle import concurrent, history, oracle_serializable, random_history, serial
 
 A, R, W = "append", "r", "w"
@@ -242,13 +242,6 @@ G_SINGLE_EDN = """\
 {:type :ok, :f :txn, :value [[:append 5 1] [:append 6 1]], :time 3, :process 0}
 {:type :ok, :f :txn, :value [[:r 5 []] [:r 6 [1]]], :time 4, :process 1}
 """
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(["check", *map(str, args)])
-    out, err = capsys.readouterr()
-    return exit_.value.code, out, err
 
 
 def test_cli_names_the_anomaly_and_its_cycle(tmp_path, capsys):

@@ -60,17 +60,12 @@ def analyze(txns: list[Txn]) -> tuple[Dependencies, list[dict], set[str]]:
             if isinstance(v, (list, dict)):
                 raise t.error(f"{t.name} reads key {k!r} as {v!r}; a register read returns "
                               "one value (is this a list-append history?)", completion=True)
-            if k in mine:
-                if v != mine[k]:
+            if k in mine or k in seen:  # it knows what the key holds: its own write or read
+                before = f"wrote {mine[k]!r} to" if k in mine else f"read {seen[k]!r} in"
+                if v != (mine[k] if k in mine else seen[k]):
                     anomalies.append({"anomaly": "internal", "txn": t.name, "key": k,
-                                      "why": f"{t.name} wrote {mine[k]!r} to key {k!r} and "
-                                             f"then read {v!r}"})
-                continue
-            if k in seen:
-                if v != seen[k]:
-                    anomalies.append({"anomaly": "internal", "txn": t.name, "key": k,
-                                      "why": f"{t.name} read key {k!r} as {seen[k]!r} and "
-                                             f"then as {v!r}"})
+                                      "why": f"{t.name} {before} key {k!r} and then read "
+                                             f"{v!r}"})
                 continue
             seen[k] = v
             reads.append((t, k, v))
