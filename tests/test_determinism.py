@@ -29,7 +29,8 @@ PROTOCOLS["roster"] = Roster
 r = run(RunSpec.from_dict(json.loads(sys.argv[1])))
 print(json.dumps({"fingerprint": r.fingerprint,
                   "history": hashlib.sha256(dumps_history(r.history)).hexdigest(),
-                  "verdicts": [[v.name, v.valid] for v in r.verdicts],
+                  "verdicts": [[v.name, v.valid, v.explanation, repr(v.witness)]
+                               for v in r.verdicts],
                   "faults": [[f.time, f.phase, list(f.nodes)] for f in r.fault_log],
                   "announcements": len(r.announcements)}))
 """
@@ -48,7 +49,9 @@ def _in_subprocess(spec: RunSpec, hashseed: str) -> dict:
     RunSpec("roster", seed=4),                   # joins, leaves and failures; an exempt node
     RunSpec("twopc", seed=2, bugs=("decision-sent-before-logged",),  # node kinds, strikes
             config={"workload": "bank"}),                            # between steps
-], ids=["primary-backup", "raft-triggers", "roster-membership", "twopc-events"])
+    RunSpec("twopc", seed=2, bugs=("release-read-locks-at-prepare",)),  # cycles found
+], ids=["primary-backup", "raft-triggers", "roster-membership", "twopc-events",
+        "twopc-cycles"])
 def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkeypatch):
     from roster import Roster
 

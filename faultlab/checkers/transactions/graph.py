@@ -116,9 +116,6 @@ class Cycle:
                 "cycle": [{"from": a, "kind": k, "to": b, "why": str(why)}
                           for a, k, b, why in self.steps]}
 
-    def lines(self) -> list[str]:
-        return [f"{a} -{k}-> {b}: {why}" for a, k, b, why in self.steps]
-
 
 def find_cycles(deps: Dependencies, deadline: float | None) -> list[Cycle]:
     """Example cycles of each anomaly class, up to CYCLES_PER_CLASS each, searched per
@@ -129,11 +126,14 @@ def find_cycles(deps: Dependencies, deadline: float | None) -> list[Cycle]:
     graph = nx.DiGraph()
     graph.add_edges_from(_on_cycles(deps))
     found: dict[str, list[Cycle]] = {}
-    for component in nx.strongly_connected_components(graph):
-        if len(component) < 2:
-            continue
-        sub = graph.subgraph(component)
-        edges = {e: deps.kinds(*e) for e in sub.edges}
+    components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    where = {node: i for i, c in enumerate(components) for node in c}
+    inside: list[dict] = [{} for _ in components]
+    for a, b in graph.edges:  # in the graph's own order, not the sets' hash order
+        i = where.get(a)
+        if i is not None and where.get(b) == i:
+            inside[i][(a, b)] = deps.kinds(a, b)
+    for edges in inside:
         named = False
         for spec in _CLASSES:
             if spec.start in (PROCESS, RT) and not deps.count(spec.start):
@@ -147,7 +147,7 @@ def find_cycles(deps: Dependencies, deadline: float | None) -> list[Cycle]:
                 found.setdefault(spec.anomaly, []).append(
                     Cycle(spec.anomaly, _through_hubs(cycle)))
         if not named:  # the searches ran out of budget: any cycle, named by its edges
-            cycle = _any_cycle(nx.find_cycle(sub), edges)
+            cycle = _any_cycle(nx.find_cycle(nx.DiGraph(list(edges))), edges)
             found.setdefault(cycle.anomaly, []).append(cycle)
     return [c for spec in _CLASSES for c in found.get(spec.anomaly, ())]
 
