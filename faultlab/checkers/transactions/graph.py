@@ -23,7 +23,7 @@ KINDS = (WW, WR, RW, PROCESS, RT)
 CYCLES_PER_CLASS = 3    # example cycles kept for each anomaly class
 TRIES_PER_CLASS = 200   # candidate edges tried per class and component, at most
 TRIES_AFTER_FOUND = 8   # more candidates tried for a shorter cycle once one is found
-SEARCHES_PER_CLASS = 20  # whole-component searches' worth of work per class and component
+SEARCHES_PER_CLASS = 100  # whole-component searches' worth of work per class and component
 
 
 class OutOfBudget(Exception):
