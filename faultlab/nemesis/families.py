@@ -46,6 +46,8 @@ class ChurnLimits:
     hands over for `handoff_us`).
     `may_remove(members, node)`: the protocol's own precondition for `node` leaving or
     failing (e.g. Chord's "never fail a node's last live successor"); None allows any.
+    `repair_us`: after a member leaves or fails, no other may for this long (the time the
+    protocol needs to repair its structure around a departure).
     """
 
     min_members: int = 1
@@ -54,6 +56,7 @@ class ChurnLimits:
     join_us: tuple[int, int] = (100_000, 500_000)
     handoff_us: tuple[int, int] = (20_000, 200_000)
     may_remove: Callable[[frozenset[str], str], bool] | None = None
+    repair_us: int = 0
 
 
 class Draw:
@@ -77,6 +80,7 @@ class Draw:
         self.spares = {s for s in slots if s not in self.members and s not in exempt}
         self._joins: list[int] = []   # end times of joins in progress
         self._leaves: list[int] = []  # end times of hand-offs in progress
+        self._removed_at: int | None = None  # when a member last left or failed
 
     # ---- what families draw -------------------------------------------------------------
 
@@ -116,6 +120,7 @@ class Draw:
             self._joins.append(fault.end)
         elif fault.kind in ("leave", "fail"):
             self.members.difference_update(fault.targets)
+            self._removed_at = fault.time
             if fault.kind == "leave":
                 self._leaves.append(fault.end)
 
@@ -129,6 +134,8 @@ class Draw:
         """Members that may leave or fail now without breaking the churn limits."""
         churn = self.churn
         if churn is None or len(self.nodes) <= churn.min_members:
+            return []
+        if self._removed_at is not None and self.t - self._removed_at < churn.repair_us:
             return []
         members = frozenset(self.members)
         return [n for n in self.nodes

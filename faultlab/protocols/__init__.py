@@ -10,6 +10,7 @@ from faultlab.errors import FaultlabError
 PROTOCOLS: dict[str, str] = {
     "primary-backup": "faultlab.protocols.primary_backup.protocol:PrimaryBackup",
     "raft": "faultlab.protocols.raft.protocol:Raft",
+    "chord": "faultlab.protocols.chord.protocol:Chord",
     "twopc": "faultlab.protocols.twopc.protocol:TwoPhaseCommit",
 }
 

@@ -19,9 +19,9 @@ from faultlab.sim.network import Network, NetworkConfig
 from faultlab.sim.node import Context, Node, Request
 from faultlab.sim.rng import stream
 
-# Event kinds. DELIVER/TIMER/REQUEST go to a node (held while it is paused); CALL runs a
-# kernel-side callback (client actions, nemesis faults).
-DELIVER, TIMER, REQUEST, CALL = 0, 1, 2, 3
+# Event kinds. DELIVER/TIMER/REQUEST/GONE go to a node (held while it is paused); CALL runs
+# a kernel-side callback (client actions, nemesis faults).
+DELIVER, TIMER, REQUEST, CALL, GONE = 0, 1, 2, 3, 4
 
 Invariant = Callable[["Simulator"], "str | None"]
 
@@ -137,6 +137,8 @@ class Simulator:
                     if node is None:
                         if kind == REQUEST and self.client is not None:
                             self.client.on_refused(a, target)
+                        elif kind == DELIVER and target in self.gone:
+                            self._bounce(target, a, b)
                         continue
                     if kind == DELIVER:
                         if blocked and (a, target) in blocked:
@@ -151,9 +153,12 @@ class Simulator:
                         del timers[name]
                         trace.append((t, target, name))
                         node.on_timer(name, b)
-                    else:
+                    elif kind == REQUEST:
                         trace.append((t, target, a))
                         node.on_request(a)
+                    else:
+                        trace.append((t, target, "gone", a))
+                        node.on_gone(a, b)
                     if invariants:
                         self._check_invariants()
                 events += 1
@@ -215,6 +220,17 @@ class Simulator:
         seq = self.seq = self.seq + 1
         heappush(self.queue, (self.time + self._latency(net.latency_us, net.spread_us), seq,
                               DELIVER, dst, src, msg))
+
+    def _bounce(self, dst: str, src: str, msg: tuple) -> None:
+        """A message reached `dst` after it left or failed for good: its host answers that
+        nothing listens there (as a refused connection does), back over the network.
+        A node that is down for a while, paused or cut off answers nothing."""
+        net = self.net
+        if net.blocked and (dst, src) in net.blocked:
+            return
+        seq = self.seq = self.seq + 1
+        heappush(self.queue, (self.time + self._latency(net.latency_us, net.spread_us), seq,
+                              GONE, src, dst, msg))
 
     def _send_degraded(self, src: str, dst: str, msg: tuple) -> None:
         """A send while message faults are on: it may be lost, delayed or duplicated."""

@@ -5,7 +5,9 @@ acts on the world only through `self.ctx` (clock, rng, network, timers, disk, re
 A crash throws the node object away; a restart builds a fresh one and calls `recover()`,
 so volatile state is lost by construction and only what reached `ctx.disk` survives.
 Membership changes reach a node through `on_join` and `on_leave`; which nodes are members it
-learns through its own messages, as a real system does.
+learns through its own messages, as a real system does. A message sent to a node that left
+or failed for good comes back through `on_gone`, as a refused connection would; a node that
+is down for a while, paused or cut off answers nothing.
 """
 from __future__ import annotations
 
@@ -65,6 +67,9 @@ class Node:
 
     def on_timer(self, name: str, data: Any) -> None:
         """A timer set with `ctx.set_timer(name, ...)` fired."""
+
+    def on_gone(self, node: str, msg: tuple) -> None:
+        """`msg`, sent to `node`, found it gone for good (it left or failed)."""
 
     def on_request(self, req: Request) -> None:
         """A client operation arrived at this node."""

@@ -1,0 +1,114 @@
+"""How a Chord run is judged once it is over: the ring is ideal after the heal, lookups in
+the quiet ring name the true owner, and no acknowledged put is lost. (Zave's properties are
+checked after every step by the monitor.)"""
+from __future__ import annotations
+
+import bisect
+
+import attrs
+
+from faultlab.checkers.linearizability import check_linearizable
+from faultlab.checkers.models import get_model
+from faultlab.checkers.verdict import Verdict
+from faultlab.histories import History
+from faultlab.histories.record import RunRecord
+from faultlab.protocols.chord.invariants import Snapshot
+from faultlab.protocols.common.ring import ring_id
+
+LINEARIZABILITY_LIMIT_S = 5.0
+
+
+def final_ring(record: RunRecord) -> Snapshot:
+    """The members' pointers at the end of the run."""
+    m, r = record.config["m"], record.config["r"]
+    pointers = {}
+    for name in record.members:
+        state = record.states.get(name)
+        if state is not None:
+            state = dict(state)
+            if state["joined"]:
+                pointers[name] = (tuple(state["succ"]), state["pred"])
+    ids = {n: ring_id(n, m) for n in record.states}
+    return Snapshot(pointers, ids, m, r)
+
+
+def ideal_after_heal(record: RunRecord) -> Verdict:
+    """After churn stops, the ring becomes ideal (checked at the end of the run, at least
+    the recovery period after the heal)."""
+    ring = final_ring(record)
+    waiting = [n for n in record.members if n not in ring.pointers]
+    problem = (f"{', '.join(waiting)} never finished joining" if waiting
+               else ring.ideal())
+    if problem:
+        return Verdict("ideal-after-heal", False, f"at the end, after the heal: {problem}",
+                       {"members": len(record.members)})
+    return Verdict("ideal-after-heal", True, f"the {len(ring.pointers)} members form the "
+                   "ideal ring")
+
+
+def _quiet(record: RunRecord) -> int:
+    """From when the ring must be quiet and ideal: the liveness bound after the heal."""
+    return record.heal_at + record.liveness_bound_us
+
+
+def lookups_correct(record: RunRecord) -> Verdict:
+    """In the quiet ideal ring, every lookup returns the true owner: the first member
+    clockwise at or after the point. (Lookups during churn may be wrong: not judged.)"""
+    ring = final_ring(record)
+    order = ring.order()
+    points = [ring.ids[n] for n in order]
+    history = record.history
+    since = _quiet(record)
+    judged = 0
+    for op in history:
+        if op.type != "invoke" or op.f != "lookup" or op.time < since or not order:
+            continue
+        done = _completion(history, op)
+        if done is None:
+            continue
+        judged += 1
+        owner = _owner(order, points, op.value)
+        got = done.value[0] if done.type == "ok" else None
+        if got != owner:
+            what = f"returned {got}" if done.type == "ok" else \
+                f"ended {done.type} ({done.error})"
+            return Verdict("lookups-correct", False,
+                           f"op {op.index}: the lookup of {op.value} {what}, in the quiet "
+                           f"ideal ring whose owner of it is {owner}", {"point": op.value},
+                           ops=(op.index,), time=op.time)
+    return Verdict("lookups-correct", True, f"{judged} lookups in the quiet ring")
+
+
+def _owner(order: list[str], points: list[int], point: int) -> str:
+    i = bisect.bisect_left(points, point)
+    return order[i % len(order)]
+
+
+def no_lost_puts(record: RunRecord) -> Verdict:
+    """Every put, and every get once the ring is quiet, is linearizable per key: a get
+    after the heal never misses an acknowledged put (nor returns a value never put)."""
+    since = _quiet(record)
+    keep, open_ = [], set()
+    as_register = {"put": "write", "get": "read"}
+    for op in record.history:
+        if op.type == "invoke" and (op.f == "put" or (op.f == "get" and op.time >= since)):
+            open_.add(op.process)
+        elif op.type == "invoke" or op.process not in open_:
+            continue
+        else:
+            open_.discard(op.process)
+        keep.append(attrs.evolve(op, f=as_register[op.f]))
+    history = History(keep)
+    model = get_model("register", independent=True)
+    verdict = check_linearizable(history, model, time_limit=LINEARIZABILITY_LIMIT_S, jobs=1)
+    text = verdict.explanation
+    return Verdict("no-lost-puts", verdict.valid,
+                   text if verdict.valid is not True else f"no put lost ({text})",
+                   verdict.anomalies, verdict.witness, verdict.ops, verdict.time)
+
+
+def _completion(history, invoke):
+    for op in history.ops[invoke.index + 1:]:
+        if op.process == invoke.process:
+            return op
+    return None

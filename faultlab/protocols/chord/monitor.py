@@ -1,0 +1,70 @@
+"""Zave's ring properties (invariants.py), checked after every step that changed a pointer
+or the membership."""
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from faultlab.protocols.chord.invariants import Snapshot
+from faultlab.protocols.common.ring import ring_id
+
+if TYPE_CHECKING:
+    from faultlab.sim.kernel import Simulator
+
+
+class ChordMonitor:
+    """Nodes append their name to a journal the monitor shares with them whenever a
+    pointer changes; after a step that journalled something, or changed the membership or
+    booted a node, the monitor takes a snapshot of every live member that has joined (a
+    crashed member's pointers from its disk) and checks the properties. On a violation the
+    callable's `__name__` becomes the property's name."""
+
+    def __init__(self, config: dict) -> None:
+        self.__name__ = "chord-ring"
+        self.m, self.r = config["m"], config["r"]
+        self.principals = config["mode"] == "zave"
+        self.journal: list = []
+        self._boots = -1
+        self._membership = -1
+
+    def __call__(self, sim: Simulator) -> str | None:
+        if sim.boots != self._boots:
+            self._boots = sim.boots
+            for node in sim.nodes.values():
+                if node is not None and node.journal is None:
+                    node.journal = self.journal
+            self.journal.append(None)
+        if sim.membership_changes != self._membership:
+            self._membership = sim.membership_changes
+            self.journal.append(None)
+        if not self.journal:
+            return None
+        if any(sim.nodes[n] is None and sim.disks[n].get("ring") is None
+               for n in sim.member_list()):
+            return None  # the ring is still booting, one member after another
+        self.journal.clear()
+        found = snapshot(sim, self.m, self.r).violation(self.principals)
+        if found is None:
+            return None
+        self.__name__, problem = found
+        return problem
+
+
+def snapshot(sim: Simulator, m: int, r: int) -> Snapshot:
+    """The pointers of every live member that has joined."""
+    pointers = {}
+    for name in sim.member_list():
+        node = sim.nodes[name]
+        if node is not None:
+            if node.joined:
+                pointers[name] = (tuple(node.succ), node.pred)
+        else:
+            saved = sim.disks[name].get("ring")
+            if saved is not None and saved[0]:
+                pointers[name] = (tuple(saved[1]), saved[2])
+    return Snapshot(pointers, ring_ids(sim.names, m), m, r)
+
+
+@functools.cache
+def ring_ids(names: tuple[str, ...], m: int) -> dict[str, int]:
+    return {n: ring_id(n, m) for n in names}

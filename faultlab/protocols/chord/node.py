@@ -1,0 +1,491 @@
+"""A Chord node: ring maintenance (join, stabilize, notify/rectify, fix-fingers, check
+predecessor), lookups routed through fingers, and a replicated key-value store on top.
+
+Two modes (config `mode`):
+
+- `zave` (default): Zave's corrected protocol ("Reasoning about identifier spaces: how to
+  make Chord correct", 2017). The ring starts ideal with at least r+1 members; a joining node
+  learns its successor by a lookup, then queries it and copies its successor list; stabilize
+  adopts its successor's predecessor only after querying it (so only a live node, with its
+  list); rectify takes a notifier as predecessor if it lies between the old one and itself,
+  or if the old one is gone.
+- `original`: the SIGCOMM 2001 protocol. The ring grows from one node; join and stabilize
+  adopt a successor without asking it anything; notify as published; a periodic
+  check_predecessor (flush) clears a predecessor found gone.
+
+A node drops a successor only when a message to it comes back gone (it left or failed for
+good: `on_gone`); one that is slow, paused or cut off stays in the list and is asked again.
+Ring pointers and the store are on `ctx.disk`, so a crashed node restarts where it was.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from faultlab.protocols.common.ring import between, between_right, ring_id
+from faultlab.sim.node import Node, Request, canonical
+
+MAX_HOPS = 64  # a lookup forwarded more often than this is given up
+
+
+class ChordNode(Node):
+    # ---- boot -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._fields()
+        initial = initial_members(self.config)
+        if self.ctx.name in initial:  # the ring as it starts: ideal (or one node)
+            ring = sorted(initial, key=self.ids.__getitem__)
+            i = ring.index(self.ctx.name)
+            self.succ = [ring[(i + k) % len(ring)] for k in range(1, len(ring))][:self.r] \
+                or [self.ctx.name]
+            self.pred = ring[i - 1] if len(ring) > 1 else None
+            self.joined = True
+            self._save_ring()
+        self._boot()
+
+    def recover(self) -> None:
+        self._fields()
+        disk = self.ctx.disk
+        saved = disk.get("ring")
+        if saved is not None:
+            self.joined, succ, self.pred = saved
+            self.succ = list(succ)
+        self.store = {int(k[2:]): disk.get(k) for k in disk.keys() if k.startswith("k:")}
+        self._boot()
+        if not self.joined:  # it crashed while joining: join again, through any node
+            self.contact = next(n for n in self.ctx.nodes if n != self.ctx.name)
+            self._join()
+
+    def _fields(self) -> None:
+        self.m, self.r = self.config["m"], self.config["r"]
+        self.id = ring_id(self.ctx.name, self.m)
+        self.ids = {n: ring_id(n, self.m) for n in self.ctx.nodes}
+        self.joined = False
+        self.succ: list[str] = []
+        self.pred: str | None = None
+        self.store: dict[int, tuple] = {}  # key -> ((version, owner), value)
+        self.journal: list | None = None   # the monitor's, once it adopts this node
+
+    def _boot(self) -> None:
+        self.fingers: list[str | None] = [None] * self.m
+        if self.succ:
+            self.fingers[0] = self.succ[0]
+        self.next_finger = 0
+        self.asking: dict[int, tuple] = {}   # query id -> (purpose, target, data)
+        self.next_query = 0
+        self.contact: str | None = None      # the member a join goes through
+        self.pending: dict[int, tuple] = {}  # put id -> (request, replicas yet to ack)
+        if self.joined:
+            self._start_timers()
+
+    def _start_timers(self) -> None:
+        cfg = self.config
+        self.ctx.set_timer("stabilize", self.ctx.rng.randint(1, cfg["stabilize_us"]))
+        self.ctx.set_timer("fix-fingers", self.ctx.rng.randint(1, cfg["stabilize_us"]))
+        if cfg["mode"] == "original":
+            self.ctx.set_timer("check-predecessor", cfg["stabilize_us"] * 2)
+
+    def state(self):
+        return canonical({"id": self.id, "joined": self.joined, "succ": self.succ,
+                          "pred": self.pred, "fingers": self.fingers,
+                          "next_finger": self.next_finger, "store": self.store,
+                          "asking": self.asking, "next_query": self.next_query,
+                          "contact": self.contact, "pending": self.pending,
+                          "timers": self.ctx.timers()})
+
+    # ---- pointers ---------------------------------------------------------------------------
+
+    def _set_succ(self, succ: list[str]) -> None:
+        """A new successor list: at most r entries, no repeats, never this node unless it
+        is alone."""
+        out: list[str] = []
+        for n in succ:
+            if n == self.ctx.name:
+                break  # the list came round to this node: what follows repeats it
+            if n not in out:
+                out.append(n)
+        out = out[:self.r] or [self.ctx.name]
+        if out != self.succ:
+            self.succ = out
+            self.fingers[0] = out[0]
+            self._save_ring()
+
+    def _set_pred(self, pred: str | None) -> None:
+        if pred != self.pred:
+            old, self.pred = self.pred, pred
+            self._save_ring()
+            if pred is not None and pred != self.ctx.name and (
+                    old is None or between(self.ids[old], self.ids[pred], self.id)):
+                self._hand_over(old, pred)  # the new predecessor took part of our range
+
+    def _save_ring(self) -> None:
+        self.ctx.disk.put("ring", (self.joined, tuple(self.succ), self.pred))
+        self.ctx.disk.sync()
+        if self.journal is not None:
+            self.journal.append(self.ctx.name)
+
+    # ---- asking other nodes -----------------------------------------------------------------
+
+    def _ask(self, target: str, purpose: str, data: Any = None) -> None:
+        """Query `target` for its predecessor and successor list; the answer (or None for
+        no answer in time, or "gone") goes to `_answered`."""
+        self.next_query += 1
+        q = self.next_query
+        self.asking[q] = (purpose, target, data)
+        if target == self.ctx.name:  # asking oneself: at once
+            self._answered(q, (self.pred, tuple(self.succ)))
+            return
+        self.ctx.send(target, ("ask", q))
+        self.ctx.set_timer(f"ask:{q}", self.config["rpc_timeout_us"], q)
+
+    def _answered(self, q: int, answer) -> None:
+        entry = self.asking.pop(q, None)
+        if entry is None:
+            return
+        self.ctx.cancel_timer(f"ask:{q}")
+        purpose, target, data = entry
+        getattr(self, f"_after_{purpose}")(target, answer, data)
+
+    def on_gone(self, node: str, msg: tuple) -> None:
+        self.fingers = [None if f == node else f for f in self.fingers]
+        if msg[0] == "ask":
+            self._answered(msg[1], "gone")
+        elif msg[0] == "find" and node not in self.succ:
+            self._find(*msg[1:])  # route it around the finger that is gone
+
+    # ---- messages and timers ----------------------------------------------------------------
+
+    def on_message(self, src: str, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "ask":
+            if self.joined:
+                self.ctx.send(src, ("told", msg[1], self.pred, tuple(self.succ)))
+        elif kind == "told":
+            self._answered(msg[1], (msg[2], msg[3]))
+        elif kind == "notify":
+            if self.joined:
+                self._notified(src)
+        elif kind == "find":
+            self._find(*msg[1:])
+        elif kind == "found":
+            self._found(*msg[1:])
+        elif kind == "at-owner":
+            self._at_owner(msg[1], msg[2], msg[3])
+        elif kind == "replica":
+            self._replica(src, *msg[1:])
+        elif kind == "replica-ack":
+            self._replica_ack(src, msg[1])
+        elif kind == "keys":
+            for key, item in msg[1]:
+                self._keep(key, *item)
+        elif kind == "leaving":
+            if self.succ and self.succ[0] == src:
+                self._set_succ([*msg[1]])
+        elif kind == "pred-leaving" and self.pred == src:
+            self._set_pred(msg[1])
+
+    def on_timer(self, name: str, data: Any) -> None:
+        if name.startswith("ask:"):
+            self._answered(data, None)
+        elif name == "stabilize":
+            self._stabilize()
+            self.ctx.set_timer("stabilize", self.config["stabilize_us"])
+        elif name == "fix-fingers":
+            self._fix_finger()
+            self.ctx.set_timer("fix-fingers", self.config["stabilize_us"])
+        elif name == "check-predecessor":
+            if self.pred is not None and self.pred != self.ctx.name:
+                self._ask(self.pred, "check_predecessor")
+            self.ctx.set_timer("check-predecessor", self.config["stabilize_us"] * 2)
+        elif name == "join":
+            self._join()
+        elif name.startswith("put:"):
+            self.pending.pop(data, None)  # replicas silent: the client will time out
+
+    # ---- join ---------------------------------------------------------------------------------
+
+    def on_join(self, contact: str | None) -> None:
+        self.contact = contact
+        self._join()
+
+    def _join(self) -> None:
+        """Ask the contact for our successor; when an attempt goes unanswered, the next
+        attempt goes through the next node slot (the contact may have left)."""
+        if self.joined:
+            return
+        if self.asking:  # the last attempt went unanswered: another contact
+            self.asking.clear()
+            others = [n for n in self.ctx.nodes if n != self.ctx.name]
+            i = others.index(self.contact) + 1 if self.contact in others else 0
+            self.contact = others[i % len(others)]
+        contact = self.contact
+        if contact is not None:
+            self.next_query += 1
+            self.asking[self.next_query] = ("join_lookup", contact, None)
+            self.ctx.send(contact, ("find", self.next_query, self.id, self.ctx.name, 0,
+                                    "join", None))
+        self.ctx.set_timer("join", self.config["stabilize_us"] * 2)  # again, if need be
+
+    def _joined_through(self, successor: str, succ_list) -> None:
+        self.joined = True
+        self.pred = None
+        self.succ = []
+        self._set_succ([successor, *succ_list])
+        self.ctx.cancel_timer("join")
+        self._start_timers()
+        self.ctx.announce("joined", successor=successor)
+        self.ctx.send(self.succ[0], ("notify",))
+
+    def _after_join_successor(self, successor: str, answer, _) -> None:
+        if self.joined or answer is None or answer == "gone":
+            return  # ask again when the join timer fires
+        pred = answer[0]
+        if pred is not None and between(self.id, self.ids[pred], self.ids[successor]):
+            # a lookup during churn may name a successor too far on: look again from its
+            # predecessor, which lies between us and it
+            self.asking.clear()
+            self.contact = pred
+            self._join()
+            return
+        self._joined_through(successor, answer[1])
+
+    # ---- stabilize, notify, rectify -----------------------------------------------------------
+
+    def _stabilize(self) -> None:
+        if self.succ:
+            self._ask(self.succ[0], "stabilize")
+
+    def _after_stabilize(self, head: str, answer, _) -> None:
+        if answer is None:
+            return  # slow or cut off: it stays, and is asked again next round
+        if answer == "gone":
+            if "successor-list-not-repaired" in self.bugs:
+                return  # BUG successor-list-not-repaired: the dead head stays, unpadded
+            self._drop(head)
+            self._stabilize()
+            return
+        pred, succ_list = answer
+        ids, mine = self.ids, self.id
+        if pred is not None and between(mine, ids[pred], ids[head]):
+            if self.config["mode"] == "original" or "stabilize-no-liveness-check" in self.bugs:
+                # BUG stabilize-no-liveness-check (and the 2001 protocol): adopted unasked
+                self._set_succ([pred, head, *succ_list])
+                self.ctx.send(pred, ("notify",))
+                return
+            self._ask(pred, "adopt", (head, succ_list))
+            return
+        self._set_succ([head, *succ_list])
+        self.ctx.send(head, ("notify",))
+
+    def _after_adopt(self, pred: str, answer, data) -> None:
+        head, succ_list = data
+        if answer is None or answer == "gone":  # not adopted: keep the successor it had
+            self._set_succ([head, *succ_list])
+            self.ctx.send(head, ("notify",))
+            return
+        self._set_succ([pred, *answer[1]])
+        self.ctx.send(pred, ("notify",))
+
+    def _drop(self, node: str) -> None:
+        """`node` is gone for good: out of the successor list (the next takes its place)."""
+        rest = [n for n in self.succ if n != node]
+        if rest:
+            self._set_succ(rest)
+        self.fingers = [None if f == node else f for f in self.fingers]
+
+    def _notified(self, src: str) -> None:
+        """`src` thinks it is our predecessor (notify in 2001, rectify in Zave's words)."""
+        ids = self.ids
+        if src == self.ctx.name:
+            return
+        if self.pred is None or self.pred == self.ctx.name \
+                or between(ids[self.pred], ids[src], self.id) \
+                or "rectify-no-between-check" in self.bugs:  # BUG: any notifier is taken
+            self._set_pred(src)
+        elif self.config["mode"] == "zave":
+            self._ask(self.pred, "rectify", src)  # is the old predecessor still there?
+
+    def _after_rectify(self, old: str, answer, src: str) -> None:
+        if answer == "gone" and self.pred == old:
+            self._set_pred(src)
+
+    def _after_check_predecessor(self, old: str, answer, _) -> None:
+        if answer == "gone" and self.pred == old:
+            self.pred = None  # flush (2001): the next notifier becomes predecessor
+            self._save_ring()
+
+    # ---- lookups ------------------------------------------------------------------------------
+
+    def _find(self, q: int, key: int, origin: str, hops: int, purpose: str, req) -> None:
+        """Route a lookup for `key` one hop: answer it if our successor owns the key,
+        otherwise forward it to the closest finger before the key."""
+        if not self.joined:
+            return
+        head = self.succ[0]
+        ids = self.ids
+        if "lookup-open-interval" in self.bugs:
+            mine = between(self.id, key, ids[head])  # BUG lookup-open-interval: (n, succ)
+        else:
+            mine = between_right(self.id, key, ids[head])
+        if mine:
+            self._answer_lookup(q, head, hops, origin, purpose, req)
+            return
+        if hops >= MAX_HOPS:
+            self._answer_lookup(q, None, hops, origin, purpose, req)
+            return
+        nxt = self._closest_preceding(key)
+        self.ctx.send(nxt, ("find", q, key, origin, hops + 1, purpose, req))
+
+    def _answer_lookup(self, q, owner, hops, origin, purpose, req) -> None:
+        if purpose == "lookup":
+            if owner is None:
+                self.ctx.reply(req, "fail", error="lookup-gave-up")
+            else:
+                self.ctx.reply(req, "ok", [owner, hops])
+            self._count_hops(hops)
+        elif purpose in ("get", "put"):
+            if owner is not None:
+                self.ctx.send(owner, ("at-owner", req, purpose, hops))
+        elif owner is not None:
+            self.ctx.send(origin, ("found", q, owner, hops))
+
+    def _closest_preceding(self, key: int) -> str:
+        ids = self.ids
+        for f in reversed(self.fingers):
+            if f is not None and between(self.id, ids[f], key):
+                return f
+        for s in reversed(self.succ):
+            if between(self.id, ids[s], key):
+                return s
+        return self.ctx.name
+
+    def _found(self, q: int, owner: str, hops: int) -> None:
+        entry = self.asking.pop(q, None)
+        if entry is None:
+            return
+        purpose, _, data = entry
+        if purpose == "join_lookup":
+            if self.joined:
+                return
+            if self.config["mode"] == "original" or "join-no-liveness-check" in self.bugs:
+                self._joined_through(owner, ())  # BUG join-no-liveness-check (and 2001)
+            else:
+                self._ask(owner, "join_successor")
+        elif purpose == "finger":
+            self.fingers[data] = owner
+
+    def _fix_finger(self) -> None:
+        i = self.next_finger = (self.next_finger + 1) % self.m
+        if i == 0:
+            self.fingers[0] = self.succ[0] if self.succ else None
+            return
+        step = i + 1 if "finger-off-by-one" in self.bugs else i  # BUG: benign, hops only
+        target = (self.id + (1 << step)) % (1 << self.m)
+        self.next_query += 1
+        self.asking[self.next_query] = ("finger", self.ctx.name, i)
+        self._find(self.next_query, target, self.ctx.name, 0, "finger", None)
+
+    def _count_hops(self, hops: int) -> None:
+        self.ctx.count("lookups answered")
+        self.ctx.count("lookup hops", hops)
+
+    # ---- the key-value store ------------------------------------------------------------------
+
+    def on_request(self, req: Request) -> None:
+        if not self.joined:
+            self.ctx.reply(req, "fail", error="not-joined")
+            return
+        ring_point = req.value if req.f == "lookup" else key_id(req.value[0], self.m)
+        self._find(0, ring_point, self.ctx.name, 0, req.f, req)
+
+    def _at_owner(self, req: Request, f: str, hops: int) -> None:
+        """A get or put reached the node a lookup named owner: it serves it if the key is in
+        (predecessor, itself], and fails it otherwise (the client may try again)."""
+        key = req.value[0]
+        kid = key_id(key, self.m)
+        if not self.joined or (self.pred is not None and self.pred != self.ctx.name
+                               and not between_right(self.ids[self.pred], kid, self.id)):
+            self.ctx.reply(req, "fail", error="not-owner")
+            return
+        self._count_hops(hops)
+        if f == "get":
+            item = self.store.get(key)
+            self.ctx.reply(req, "ok", [key, item[1] if item else None])
+            return
+        version = ((self.store[key][0][0] if key in self.store else 0) + 1, self.ctx.name)
+        self._keep(key, version, req.value[1])
+        replicas = [n for n in self.succ[:self.r - 1] if n != self.ctx.name]
+        if not replicas:
+            self.ctx.reply(req, "ok", req.value)
+            return
+        self.pending[req.id] = (req, set(replicas))
+        for n in replicas:
+            self.ctx.send(n, ("replica", key, version, req.value[1], req.id))
+        self.ctx.set_timer(f"put:{req.id}", self.config["rpc_timeout_us"] * 2, req.id)
+
+    def _replica(self, src: str, key, version, value, put_id) -> None:
+        self._keep(key, version, value)
+        if put_id is not None:
+            self.ctx.send(src, ("replica-ack", put_id))
+
+    def _replica_ack(self, src: str, put_id: int) -> None:
+        entry = self.pending.get(put_id)
+        if entry is None:
+            return
+        req, waiting = entry
+        waiting.discard(src)
+        if not waiting:
+            del self.pending[put_id]
+            self.ctx.cancel_timer(f"put:{put_id}")
+            self.ctx.reply(req, "ok", req.value)
+
+    def _keep(self, key, version, value) -> None:
+        """Store a version of `key` if it is newer than what we hold (synced)."""
+        held = self.store.get(key)
+        if held is None or tuple(version) > tuple(held[0]):
+            self.store[key] = (tuple(version), value)
+            self.ctx.disk.put(f"k:{key}", self.store[key])
+            self.ctx.disk.sync()
+
+    def _hand_over(self, old: str | None, new: str) -> None:
+        """A new predecessor took over part of our range: give it the keys it now owns and
+        keep them as its replica."""
+        ids = self.ids
+        lo = ids[old] if old is not None else self.id
+        moving = [(k, v) for k, v in self.store.items()
+                  if between_right(lo, key_id(k, self.m), ids[new])]
+        if moving:
+            self.ctx.send(new, ("keys", tuple(moving)))
+
+    def on_leave(self) -> None:
+        """Hand the keys to the successor and tell the neighbours to close the gap; from
+        now on it only hands over (no more stabilizing or notifying)."""
+        for timer in ("stabilize", "fix-fingers", "check-predecessor"):
+            self.ctx.cancel_timer(timer)
+        if not self.joined:
+            return
+        head = next((n for n in self.succ if n != self.ctx.name), None)
+        if head is not None:
+            if "no-key-transfer-on-leave" not in self.bugs:
+                self.ctx.send(head, ("keys", tuple(self.store.items())))
+            # BUG no-key-transfer-on-leave: the keys are simply dropped
+            self.ctx.send(head, ("pred-leaving", self.pred))
+        if self.pred is not None and self.pred != self.ctx.name:
+            self.ctx.send(self.pred, ("leaving", tuple(self.succ)))
+        self.ctx.announce("leaving")
+
+
+def key_id(key, m: int) -> int:
+    """Where a key lies on the ring."""
+    return ring_id(f"key:{key}", m)
+
+
+def slot_names(config: dict) -> tuple[str, ...]:
+    """The node slots, n1..n<nodes>."""
+    return tuple(f"n{i}" for i in range(1, config["nodes"] + 1))
+
+
+def initial_members(config: dict) -> tuple[str, ...]:
+    """The members the ring starts with: the first `initial` slots in Zave's mode, n1
+    alone in the 2001 protocol's."""
+    return slot_names(config)[:1 if config["mode"] == "original" else config["initial"]]

@@ -1,0 +1,1 @@
+"""Pieces more than one protocol uses: identifier rings (Chord, Dynamo)."""
