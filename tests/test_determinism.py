@@ -50,8 +50,9 @@ def _in_subprocess(spec: RunSpec, hashseed: str) -> dict:
     RunSpec("twopc", seed=2, bugs=("decision-sent-before-logged",),  # node kinds, strikes
             config={"workload": "bank"}),                            # between steps
     RunSpec("twopc", seed=2, bugs=("release-read-locks-at-prepare",)),  # cycles found
+    RunSpec("chord", seed=26),  # joins, leaves, failures and strikes on "joined"
 ], ids=["primary-backup", "raft-triggers", "roster-membership", "twopc-events",
-        "twopc-cycles"])
+        "twopc-cycles", "chord-churn"])
 def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkeypatch):
     from roster import Roster
 
@@ -64,9 +65,9 @@ def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkey
     assert here.fingerprint == a["fingerprint"]
     import hashlib
     assert hashlib.sha256(dumps_history(here.history)).hexdigest() == a["history"]
-    if spec.protocol in ("raft", "twopc"):
+    if spec.protocol in ("raft", "twopc", "chord"):
         assert any(f.trigger for f in here.spec.schedule.faults) and a["announcements"]
-    if spec.protocol == "roster":
+    if spec.protocol in ("roster", "chord"):
         kinds = {f.kind for f in here.spec.schedule.faults}
         assert kinds & {"join", "leave", "fail"}, kinds
 

@@ -3,6 +3,7 @@ the node keeps (its attributes and pending timers). Checked after every step of 
 every protocol; a state() that dropped information would merge distinct states."""
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from faultlab.campaign.runner import run
@@ -45,23 +46,31 @@ def merged_states(protocol: str, bugs=(), seeds=range(3)) -> tuple[list, int]:
     """Moments whose state() equalled an earlier one's while the node differed, and how
     many distinct states were seen."""
     cls = type(get_protocol(protocol))
-    node_class = cls.node_class(cls())
     seen: dict = {}
     merged: list = []
-    original = cls.node_class
-    cls.node_class = lambda self: audited(node_class, seen, merged)
+    original = cls.cluster
+    wrapped: dict = {}
+
+    def cluster(self, config):  # every slot's class, audited
+        c = original(self, config)
+        classes = {slot: wrapped.setdefault(k, audited(k, seen, merged))
+                   for slot, k in c.classes.items()}
+        return attrs.evolve(c, classes=classes)
+
+    cls.cluster = cluster
     try:
         for seed in seeds:
             result = run(RunSpec(protocol, seed=seed, bugs=bugs, heal_at_us=800_000,
                                  recovery_us=300_000, final_timeout_us=300_000))
             assert result.events > 1000
     finally:
-        cls.node_class = original
+        cls.cluster = original
     return merged, len(seen)
 
 
 @pytest.mark.parametrize("protocol, bugs", [("raft", ()), ("primary-backup", ()),
-                                            ("raft", ("figure8",))])
+                                            ("raft", ("figure8",)), ("twopc", ()),
+                                            ("chord", ())])
 def test_equal_states_mean_equal_nodes(protocol, bugs):
     merged, states = merged_states(protocol, bugs)
     assert not merged, merged[:3]

@@ -15,6 +15,7 @@ from faultlab.nemesis.faults import Fault, Trigger
 from faultlab.nemesis.schedule import Schedule
 from faultlab.protocols.twopc import checks
 from faultlab.protocols.twopc.locks import EXCLUSIVE, SHARED, LockTable
+from faultlab.protocols.twopc.participant import Work
 from faultlab.protocols.twopc.protocol import BUGS, TwoPhaseCommit
 from faultlab.sim.node import canonical
 
@@ -113,7 +114,8 @@ def test_cooperative_termination_lets_participants_decide_among_themselves():
 # ---- the atomic-commitment checks on recorded states ---------------------------------------
 
 def _participant(votes=(), outcomes=(), in_doubt=()):
-    txns = {t: {"phase": "prepared", "voted_at": at} for t, at in in_doubt}
+    txns = {t: Work(t, "c1", ("p1",), (), phase="prepared", voted_at=at)
+            for t, at in in_doubt}
     return canonical({"data": {}, "outcomes": dict(outcomes), "votes": dict(votes),
                       "txns": txns, "locks": {}, "waiting": {}, "timers": ()})
 

@@ -148,7 +148,8 @@ class Context:
 
 def canonical(value: Any) -> Hashable:
     """`value` as nested tuples in a deterministic order: lists become tuples, dicts sorted
-    (key, value) pairs, sets sorted tuples, requests their identifying fields."""
+    (key, value) pairs, sets sorted tuples, requests their identifying fields, attrs records
+    their fields."""
     if isinstance(value, (list, tuple)):
         return tuple(canonical(v) for v in value)
     if isinstance(value, dict):
@@ -157,6 +158,8 @@ def canonical(value: Any) -> Hashable:
         return _sorted(canonical(v) for v in value)
     if isinstance(value, Request):
         return ("request", value.id, value.process, value.f, canonical(value.value))
+    if attrs.has(type(value)):  # a record a protocol keeps: its fields, by name
+        return (type(value).__name__, canonical(attrs.asdict(value, recurse=False)))
     return value
 
 

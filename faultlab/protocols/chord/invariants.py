@@ -76,7 +76,8 @@ class Snapshot:
                         " holds no live member")
         rings = self.rings()
         if not rings:
-            return ("at-least-one-ring", "no member's successors lead round to it")
+            return ("at-least-one-ring", "no member is on a ring: none has joined (the "
+                    "last on the ring left or failed)")
         if len(rings) > 1:
             shown = " and ".join(_ring_text(r) for r in rings)
             return ("at-most-one-ring", f"{len(rings)} separate rings: {shown}")
@@ -130,7 +131,7 @@ class Snapshot:
         order = self.order()
         k = len(order)
         for i, n in enumerate(order):
-            want = [order[(i + j) % k] for j in range(1, k)][:self.r] or [n]
+            want = [order[(i + j) % k] for j in range(1, k + 1)][:self.r]  # then itself
             succ, pred = self.pointers[n]
             if list(succ) != want:
                 return f"{n}'s successors are [{' '.join(succ)}], not [{' '.join(want)}]"

@@ -96,14 +96,14 @@ class ChordNode(Node):
     # ---- pointers ---------------------------------------------------------------------------
 
     def _set_succ(self, succ: list[str]) -> None:
-        """A new successor list: at most r entries, no repeats, never this node unless it
-        is alone."""
+        """A new successor list: at most r entries, no repeats; in a ring of r members or
+        fewer it comes round to this node, which ends it."""
         out: list[str] = []
         for n in succ:
-            if n == self.ctx.name:
-                break  # the list came round to this node: what follows repeats it
             if n not in out:
                 out.append(n)
+            if n == self.ctx.name:
+                break
         out = out[:self.r] or [self.ctx.name]
         if out != self.succ:
             self.succ = out

@@ -34,7 +34,7 @@ class Logs:
                     self.votes.setdefault(txn, {})[node] = vote
                 for txn, decided in state["outcomes"]:
                     self.outcomes.setdefault(txn, {})[node] = decided
-                for txn, work in state["txns"]:
+                for txn, (_, work) in state["txns"]:  # canonical Work records
                     work = dict(work)
                     if work["phase"] == "prepared":
                         self.in_doubt.setdefault(node, {})[txn] = work["voted_at"]

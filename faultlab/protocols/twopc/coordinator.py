@@ -35,9 +35,6 @@ class Txn:
     votes: dict = attrs.field(factory=dict)
     reads: dict = attrs.field(factory=dict)
 
-    def state(self) -> tuple:
-        return canonical(attrs.asdict(self, recurse=False))
-
 
 class Coordinator(Node):
     def start(self) -> None:
@@ -59,7 +56,7 @@ class Coordinator(Node):
 
     def state(self):
         return canonical({"commits": self.commits, "aborted": self.aborted,
-                          "active": {t: x.state() for t, x in self.active.items()},
+                          "active": self.active,
                           "unacked": self.unacked, "timers": self.ctx.timers()})
 
     # ---- a transaction ----------------------------------------------------------------------

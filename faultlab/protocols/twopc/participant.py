@@ -42,9 +42,6 @@ class Work:
     voted_at: int | None = None
     inquiries: int = 0
 
-    def state(self) -> tuple:
-        return canonical(attrs.asdict(self, recurse=False))
-
     def record(self, locks: dict) -> tuple:
         """The prepare record: all recovery needs to finish the transaction."""
         return (self.coordinator, self.participants, self.ops, self.reads, self.writes,
@@ -88,7 +85,7 @@ class Participant(Node):
 
     def state(self):
         return canonical({"data": self.data, "outcomes": self.outcomes, "votes": self.votes,
-                          "txns": {t: w.state() for t, w in self.txns.items()},
+                          "txns": self.txns,
                           "locks": self.locks.holders, "waiting": self.locks.waiting,
                           "timers": self.ctx.timers()})
 
