@@ -80,6 +80,7 @@ class Simulator:
         self.members: set[str] = set(self.names if members is None else members)
         self.leaving: set[str] = set()  # left the membership, still handing over
         self.gone: set[str] = set()     # left or failed: never runs again
+        self._member_list: tuple = (None, ())  # (membership version, members in order)
         self.membership_changes = 0     # joins, leaves and failures so far
         self.up: set[str] = set()
         self.boots = 0  # node starts and restarts so far (invariants adopt new nodes)
@@ -107,7 +108,10 @@ class Simulator:
 
     def member_list(self) -> tuple[str, ...]:
         """The current members, in name order (clients send only to them)."""
-        return tuple(n for n in self.names if n in self.members)
+        key = (self.membership_changes, len(self.members))
+        if self._member_list[0] != key:
+            self._member_list = (key, tuple(n for n in self.names if n in self.members))
+        return self._member_list[1]
 
     def run(self, until: int) -> None:
         """Process events up to simulated time `until`, or until stop() or a violation."""

@@ -26,7 +26,7 @@ import bisect
 
 import attrs
 
-from faultlab.protocols.common.ring import between, clockwise
+from faultlab.protocols.common.ring import clockwise
 
 PROPERTIES = ("live-successor", "at-least-one-ring", "at-most-one-ring", "ordered-ring",
               "connected-appendages", "ordered-appendages", "ordered-successor-lists",
@@ -83,12 +83,13 @@ class Snapshot:
             return ("at-most-one-ring", f"{len(rings)} separate rings: {shown}")
         ring = rings[0]
         on_ring = set(ring)
-        for i, n in enumerate(ring):
-            s = ring[(i + 1) % len(ring)]
-            inside = [x for x in ring if x not in (n, s) and between(ids[n], ids[x], ids[s])]
-            if len(ring) > 1 and inside:
-                return ("ordered-ring", f"on the ring {_ring_text(ring)}, {n}'s successor is "
-                        f"{s}, but ring member {inside[0]} lies between them")
+        # ordered: the ring, from its lowest identifier, is the ring members sorted
+        in_order = sorted(ring, key=ids.__getitem__)
+        if ring != in_order:
+            i = next(i for i, (x, y) in enumerate(zip(ring, in_order)) if x != y)
+            n, s = ring[i - 1], ring[i]
+            return ("ordered-ring", f"on the ring {_ring_text(ring)}, {n}'s successor is "
+                    f"{s}, but ring member {in_order[i]} lies between them")
         for a in self.order():
             if a in on_ring:
                 continue

@@ -2,11 +2,10 @@
 or the membership."""
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 from faultlab.protocols.chord.invariants import Snapshot
-from faultlab.protocols.common.ring import ring_id
+from faultlab.protocols.common.ring import ring_ids
 
 if TYPE_CHECKING:
     from faultlab.sim.kernel import Simulator
@@ -28,6 +27,9 @@ class ChordMonitor:
         self._membership = -1
 
     def __call__(self, sim: Simulator) -> str | None:
+        if not self.journal and sim.boots == self._boots \
+                and sim.membership_changes == self._membership:
+            return None  # nothing changed: most steps
         if sim.boots != self._boots:
             self._boots = sim.boots
             for node in sim.nodes.values():
@@ -63,8 +65,3 @@ def snapshot(sim: Simulator, m: int, r: int) -> Snapshot:
             if saved is not None and saved[0]:
                 pointers[name] = (tuple(saved[1]), saved[2])
     return Snapshot(pointers, ring_ids(sim.names, m), m, r)
-
-
-@functools.cache
-def ring_ids(names: tuple[str, ...], m: int) -> dict[str, int]:
-    return {n: ring_id(n, m) for n in names}

@@ -19,9 +19,11 @@ Ring pointers and the store are on `ctx.disk`, so a crashed node restarts where 
 """
 from __future__ import annotations
 
+import bisect
+import functools
 from typing import Any
 
-from faultlab.protocols.common.ring import between, between_right, ring_id
+from faultlab.protocols.common.ring import between, between_right, ring_id, ring_ids
 from faultlab.sim.node import Node, Request, canonical
 
 MAX_HOPS = 64  # a lookup forwarded more often than this is given up
@@ -33,15 +35,21 @@ class ChordNode(Node):
     def start(self) -> None:
         self._fields()
         initial = initial_members(self.config)
+        ring = []
         if self.ctx.name in initial:  # the ring as it starts: ideal (or one node)
             ring = sorted(initial, key=self.ids.__getitem__)
             i = ring.index(self.ctx.name)
-            self.succ = [ring[(i + k) % len(ring)] for k in range(1, len(ring))][:self.r] \
-                or [self.ctx.name]
+            self.succ = [ring[(i + k) % len(ring)]
+                         for k in range(1, min(len(ring), self.r + 1))] or [self.ctx.name]
             self.pred = ring[i - 1] if len(ring) > 1 else None
             self.joined = True
             self._save_ring()
         self._boot()
+        if ring:  # and its fingers as stabilization would leave them
+            points = [self.ids[n] for n in ring]
+            for k in range(self.m):
+                at = bisect.bisect_left(points, (self.id + (1 << k)) % (1 << self.m))
+                self.fingers[k] = ring[at % len(ring)]
 
     def recover(self) -> None:
         self._fields()
@@ -59,7 +67,7 @@ class ChordNode(Node):
     def _fields(self) -> None:
         self.m, self.r = self.config["m"], self.config["r"]
         self.id = ring_id(self.ctx.name, self.m)
-        self.ids = {n: ring_id(n, self.m) for n in self.ctx.nodes}
+        self.ids = ring_ids(self.ctx.nodes, self.m)
         self.joined = False
         self.succ: list[str] = []
         self.pred: str | None = None
@@ -75,6 +83,7 @@ class ChordNode(Node):
         self.next_query = 0
         self.contact: str | None = None      # the member a join goes through
         self.pending: dict[int, tuple] = {}  # put id -> (request, replicas yet to ack)
+        self.gone: set[str] = set()          # nodes a message found gone for good
         if self.joined:
             self._start_timers()
 
@@ -91,6 +100,7 @@ class ChordNode(Node):
                           "next_finger": self.next_finger, "store": self.store,
                           "asking": self.asking, "next_query": self.next_query,
                           "contact": self.contact, "pending": self.pending,
+                          "gone": self.gone,
                           "timers": self.ctx.timers()})
 
     # ---- pointers ---------------------------------------------------------------------------
@@ -147,6 +157,7 @@ class ChordNode(Node):
         getattr(self, f"_after_{purpose}")(target, answer, data)
 
     def on_gone(self, node: str, msg: tuple) -> None:
+        self.gone.add(node)  # for good: lookups skip it from now on
         self.fingers = [None if f == node else f for f in self.fingers]
         if msg[0] == "ask":
             self._answered(msg[1], "gone")
@@ -156,32 +167,44 @@ class ChordNode(Node):
     # ---- messages and timers ----------------------------------------------------------------
 
     def on_message(self, src: str, msg: tuple) -> None:
-        kind = msg[0]
-        if kind == "ask":
-            if self.joined:
-                self.ctx.send(src, ("told", msg[1], self.pred, tuple(self.succ)))
-        elif kind == "told":
-            self._answered(msg[1], (msg[2], msg[3]))
-        elif kind == "notify":
-            if self.joined:
-                self._notified(src)
-        elif kind == "find":
-            self._find(*msg[1:])
-        elif kind == "found":
-            self._found(*msg[1:])
-        elif kind == "at-owner":
-            self._at_owner(msg[1], msg[2], msg[3])
-        elif kind == "replica":
-            self._replica(src, *msg[1:])
-        elif kind == "replica-ack":
-            self._replica_ack(src, msg[1])
-        elif kind == "keys":
-            for key, item in msg[1]:
-                self._keep(key, *item)
-        elif kind == "leaving":
-            if self.succ and self.succ[0] == src:
-                self._set_succ([*msg[1]])
-        elif kind == "pred-leaving" and self.pred == src:
+        getattr(self, _HANDLERS[msg[0]])(src, msg)
+
+    def _on_ask(self, src: str, msg: tuple) -> None:
+        if self.joined:
+            self.ctx.send(src, ("told", msg[1], self.pred, tuple(self.succ)))
+
+    def _on_told(self, src: str, msg: tuple) -> None:
+        self._answered(msg[1], (msg[2], msg[3]))
+
+    def _on_notify(self, src: str, msg: tuple) -> None:
+        if self.joined:
+            self._notified(src)
+
+    def _on_find(self, src: str, msg: tuple) -> None:
+        self._find(*msg[1:])
+
+    def _on_found(self, src: str, msg: tuple) -> None:
+        self._found(*msg[1:])
+
+    def _on_at_owner(self, src: str, msg: tuple) -> None:
+        self._at_owner(msg[1], msg[2], msg[3])
+
+    def _on_replica(self, src: str, msg: tuple) -> None:
+        self._replica(src, *msg[1:])
+
+    def _on_replica_ack(self, src: str, msg: tuple) -> None:
+        self._replica_ack(src, msg[1])
+
+    def _on_keys(self, src: str, msg: tuple) -> None:
+        for key, item in msg[1]:
+            self._keep(key, *item)
+
+    def _on_leaving(self, src: str, msg: tuple) -> None:
+        if self.succ and self.succ[0] == src:
+            self._set_succ([*msg[1]])
+
+    def _on_pred_leaving(self, src: str, msg: tuple) -> None:
+        if self.pred == src:
             self._set_pred(msg[1])
 
     def on_timer(self, name: str, data: Any) -> None:
@@ -321,15 +344,17 @@ class ChordNode(Node):
         otherwise forward it to the closest finger before the key."""
         if not self.joined:
             return
-        head = self.succ[0]
         ids = self.ids
-        if "lookup-open-interval" in self.bugs:
-            mine = between(self.id, key, ids[head])  # BUG lookup-open-interval: (n, succ)
-        else:
-            mine = between_right(self.id, key, ids[head])
-        if mine:
-            self._answer_lookup(q, head, hops, origin, purpose, req)
-            return
+        for s in self.succ:  # the first successor known to be there that covers the key
+            if s in self.gone:
+                continue
+            if "lookup-open-interval" in self.bugs:
+                mine = between(self.id, key, ids[s])  # BUG lookup-open-interval: (n, succ)
+            else:
+                mine = between_right(self.id, key, ids[s])
+            if mine:
+                self._answer_lookup(q, s, hops, origin, purpose, req)
+                return
         if hops >= MAX_HOPS:
             self._answer_lookup(q, None, hops, origin, purpose, req)
             return
@@ -355,7 +380,7 @@ class ChordNode(Node):
             if f is not None and between(self.id, ids[f], key):
                 return f
         for s in reversed(self.succ):
-            if between(self.id, ids[s], key):
+            if s not in self.gone and between(self.id, ids[s], key):
                 return s
         return self.ctx.name
 
@@ -475,6 +500,11 @@ class ChordNode(Node):
         self.ctx.announce("leaving")
 
 
+_HANDLERS = {kind: f"_on_{kind.replace('-', '_')}" for kind in (
+    "ask", "told", "notify", "find", "found", "at-owner", "replica", "replica-ack", "keys",
+    "leaving", "pred-leaving")}
+
+
 def key_id(key, m: int) -> int:
     """Where a key lies on the ring."""
     return ring_id(f"key:{key}", m)
@@ -482,7 +512,12 @@ def key_id(key, m: int) -> int:
 
 def slot_names(config: dict) -> tuple[str, ...]:
     """The node slots, n1..n<nodes>."""
-    return tuple(f"n{i}" for i in range(1, config["nodes"] + 1))
+    return _slots(config["nodes"])
+
+
+@functools.cache
+def _slots(n: int) -> tuple[str, ...]:
+    return tuple(f"n{i}" for i in range(1, n + 1))
 
 
 def initial_members(config: dict) -> tuple[str, ...]:

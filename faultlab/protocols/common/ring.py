@@ -3,6 +3,7 @@ intervals on it that ring protocols reason with (Chord's `between`, Dynamo's pre
 lists)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 
 
@@ -10,6 +11,13 @@ def ring_id(name: str, m: int) -> int:
     """A stable point on the ring of 2^m for `name` (SHA-1, as Chord does): the same in
     every process and run."""
     return int.from_bytes(hashlib.sha1(name.encode()).digest(), "big") % (1 << m)
+
+
+@functools.cache
+def ring_ids(names: tuple[str, ...], m: int) -> dict[str, int]:
+    """`ring_id` of every name, computed once per set of names (callers must not change
+    the dict)."""
+    return {n: ring_id(n, m) for n in names}
 
 
 def between(a: int, x: int, b: int) -> bool:
