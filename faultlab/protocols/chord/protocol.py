@@ -110,12 +110,11 @@ class Chord(Protocol):
 
 def _churn(r: int, mode: str) -> ChurnLimits:
     """Zave's operating assumption, as far as a schedule drawn before the run can keep it:
-    a failure only once the ring has repaired the last one (so each member's list holds r
-    live successors and losing one leaves it r-1), and never below 2r+1 members, so the
-    r+1 principals survive the joiners that are not principals yet. Graceful leaves hand
-    over, two at a time. The 2001 protocol comes with no such promise: any member may go,
-    down to one."""
+    a departure (leave or failure) only once the ring has repaired the last one (so each
+    member's list holds r live successors and losing one leaves it r-1), and never below
+    2r+1 members, so the r+1 principals survive the joiners that are not principals yet.
+    The 2001 protocol comes with no such promise: any member may go, down to one."""
     if mode == "original":
         return ChurnLimits(min_members=1, max_joining=1, max_leaving=1)
-    return ChurnLimits(min_members=2 * r + 1, max_joining=1, max_leaving=2,
+    return ChurnLimits(min_members=2 * r + 1, max_joining=1, max_leaving=1,
                        repair_us=500_000)
