@@ -46,8 +46,9 @@ class ChurnLimits:
     hands over for `handoff_us`).
     `may_remove(members, node)`: the protocol's own precondition for `node` leaving or
     failing (e.g. Chord's "never fail a node's last live successor"); None allows any.
-    `repair_us`: after a member leaves or fails, no other may for this long (the time the
-    protocol needs to repair its structure around a departure).
+    `repair_us`: after a member fails, no other may fail for this long (the time the
+    protocol needs to repair its structure around a failure; a graceful leave hands over,
+    and is limited by `max_leaving` only).
     """
 
     min_members: int = 1
@@ -80,7 +81,7 @@ class Draw:
         self.spares = {s for s in slots if s not in self.members and s not in exempt}
         self._joins: list[int] = []   # end times of joins in progress
         self._leaves: list[int] = []  # end times of hand-offs in progress
-        self._removed_at: int | None = None  # when a member last left or failed
+        self._failed_at: int | None = None  # when a member last failed
 
     # ---- what families draw -------------------------------------------------------------
 
@@ -120,7 +121,8 @@ class Draw:
             self._joins.append(fault.end)
         elif fault.kind in ("leave", "fail"):
             self.members.difference_update(fault.targets)
-            self._removed_at = fault.time
+            if fault.kind == "fail":
+                self._failed_at = fault.time
             if fault.kind == "leave":
                 self._leaves.append(fault.end)
 
@@ -130,12 +132,14 @@ class Draw:
     def leaves_in_progress(self) -> int:
         return sum(1 for end in self._leaves if end > self.t)
 
-    def removable(self) -> list[str]:
-        """Members that may leave or fail now without breaking the churn limits."""
+    def removable(self, failing: bool = False) -> list[str]:
+        """Members that may leave (or, `failing`, fail) now without breaking the churn
+        limits."""
         churn = self.churn
         if churn is None or len(self.nodes) <= churn.min_members:
             return []
-        if self._removed_at is not None and self.t - self._removed_at < churn.repair_us:
+        if failing and self._failed_at is not None \
+                and self.t - self._failed_at < churn.repair_us:
             return []
         members = frozenset(self.members)
         return [n for n in self.nodes
@@ -351,9 +355,9 @@ def churn(d: Draw) -> list[Fault]:
     if d.spares and d.joins_in_progress() < limits.max_joining:
         choices.append("join")
     removable = d.removable()
-    if removable:
-        if d.leaves_in_progress() < limits.max_leaving:
-            choices.append("leave")
+    if removable and d.leaves_in_progress() < limits.max_leaving:
+        choices.append("leave")
+    if d.removable(failing=True):
         choices.append("fail")
     if not choices:
         return []
@@ -362,4 +366,4 @@ def churn(d: Draw) -> list[Fault]:
         return [d.fault("join", (d.rng.choice(sorted(d.spares)),), d.duration(*limits.join_us))]
     if kind == "leave":
         return [d.fault("leave", (d.rng.choice(removable),), d.duration(*limits.handoff_us))]
-    return [d.fault("fail", (d.rng.choice(removable),), 0)]
+    return [d.fault("fail", (d.rng.choice(d.removable(failing=True)),), 0)]

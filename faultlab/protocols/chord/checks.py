@@ -107,6 +107,36 @@ def no_lost_puts(record: RunRecord) -> Verdict:
                    verdict.anomalies, verdict.witness, verdict.ops, verdict.time)
 
 
+def replicas_after_heal(record: RunRecord) -> Verdict:
+    """Once the ring is quiet, each key's value (as the last get read it) is on at least r
+    members: every departure's copies were made again, by a leave's hand-over or by the
+    repair after a failure."""
+    r = record.config["r"]
+    stores = {}
+    for name in record.members:
+        state = record.states.get(name)
+        if state is not None:
+            stores[name] = dict(dict(state)["store"])
+    need = min(r, len(stores))
+    last_read: dict = {}
+    since = _quiet(record)
+    for op in record.history:
+        if op.f == "get" and op.type == "ok" and op.time >= since and op.value[1] is not None:
+            last_read[op.value[0]] = op
+    for key, op in sorted(last_read.items()):
+        value = op.value[1]
+        holders = sorted(n for n, store in stores.items()
+                         if key in store and store[key][1] == value)
+        if len(holders) < need:
+            return Verdict("replicas-after-heal", False,
+                           f"key {key}'s value {value} (op {op.index}) is on "
+                           f"{len(holders)} member(s) ({' '.join(holders) or 'none'}), "
+                           f"fewer than r = {need}", {"key": key, "holders": holders},
+                           ops=(op.index,), time=op.time)
+    return Verdict("replicas-after-heal", True, f"{len(last_read)} keys each on at least "
+                   f"{need} members")
+
+
 def _completion(history, invoke):
     for op in history.ops[invoke.index + 1:]:
         if op.process == invoke.process:

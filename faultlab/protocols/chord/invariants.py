@@ -15,7 +15,11 @@ entries; a member no list skips is a *principal*. The properties, in the order c
   reaches, never passing it (so it can later be spliced in where it belongs);
 - ordered-successor-lists: each successor list runs clockwise from its owner, without
   repeats;
-- principals (the corrected protocol's stable base): at least r+1 principal members.
+- principals (the corrected protocol's stable base): at least r+1 principal members;
+- predecessors-advance (between two snapshots): a member's predecessor is only replaced by
+  one closer to it, unless the old one left or failed — the rule of notify (2001) and
+  rectify (Zave) alike; a predecessor that moves back makes a member serve keys it does
+  not own.
 
 `ideal` says whether the ring is as it should be once churn stops: every member's
 successor list holds the next r members and its predecessor is the previous one.
@@ -26,11 +30,11 @@ import bisect
 
 import attrs
 
-from faultlab.protocols.common.ring import clockwise
+from faultlab.protocols.common.ring import between, clockwise
 
 PROPERTIES = ("live-successor", "at-least-one-ring", "at-most-one-ring", "ordered-ring",
               "connected-appendages", "ordered-appendages", "ordered-successor-lists",
-              "principals")
+              "principals", "predecessors-advance")
 
 
 @attrs.frozen
@@ -140,6 +144,21 @@ class Snapshot:
             if k > 1 and pred != want_pred:
                 return f"{n}'s predecessor is {pred}, not {want_pred}"
         return None
+
+
+def predecessor_moved_back(before: dict[str, str | None], now: Snapshot,
+                           departed) -> tuple[str, str] | None:
+    """predecessors-advance: a member whose predecessor went from p to q, with q not
+    between p and it, while p is still there (not in `departed`)."""
+    ids = now.ids
+    for n, (_, q) in now.pointers.items():
+        p = before.get(n)
+        if p is None or q is None or p == q or n in (p, q) or p in departed:
+            continue
+        if not between(ids[p], ids[q], ids[n]):
+            return ("predecessors-advance", f"{n}'s predecessor moved back from {p} to {q}, "
+                    f"though {p} is still there")
+    return None
 
 
 def _strictly_between(order: list[str], points: list[int], a: int, b: int) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from faultlab.protocols.chord.invariants import Snapshot
+from faultlab.protocols.chord.invariants import Snapshot, predecessor_moved_back
 from faultlab.protocols.common.ring import ring_ids
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ class ChordMonitor:
         self.journal: list = []
         self._boots = -1
         self._membership = -1
+        self._preds: dict[str, str | None] = {}  # each member's predecessor last time
 
     def __call__(self, sim: Simulator) -> str | None:
         if not self.journal and sim.boots == self._boots \
@@ -45,7 +46,10 @@ class ChordMonitor:
                for n in sim.member_list()):
             return None  # the ring is still booting, one member after another
         self.journal.clear()
-        found = snapshot(sim, self.m, self.r).violation(self.principals)
+        now = snapshot(sim, self.m, self.r)
+        found = now.violation(self.principals) or predecessor_moved_back(
+            self._preds, now, sim.gone | sim.leaving)
+        self._preds = {n: pred for n, (_, pred) in now.pointers.items()}
         if found is None:
             return None
         self.__name__, problem = found
@@ -53,9 +57,10 @@ class ChordMonitor:
 
 
 def snapshot(sim: Simulator, m: int, r: int) -> Snapshot:
-    """The pointers of every live member that has joined."""
+    """The pointers of every live member that has joined, and of every node still handing
+    over as it leaves (it answers until it is gone)."""
     pointers = {}
-    for name in sim.member_list():
+    for name in (*sim.member_list(), *sorted(sim.leaving)):
         node = sim.nodes[name]
         if node is not None:
             if node.joined:

@@ -63,6 +63,11 @@ class ChordNode(Node):
         if not self.joined:  # it crashed while joining: join again, through any node
             self.contact = next(n for n in self.ctx.nodes if n != self.ctx.name)
             self._join()
+        elif self.pred is not None and self.pred != self.ctx.name:
+            # hand-over messages it was still sending died with it: send its keys to its
+            # replicas again and fetch its range again
+            self._replicate(self._replicas())
+            self._take_over(self.pred, self.ctx.name)
 
     def _fields(self) -> None:
         self.m, self.r = self.config["m"], self.config["r"]
@@ -83,6 +88,8 @@ class ChordNode(Node):
         self.next_query = 0
         self.contact: str | None = None      # the member a join goes through
         self.pending: dict[int, tuple] = {}  # put id -> (request, replicas yet to ack)
+        self.unacked: dict[int, tuple] = {}  # hand-over id -> (target, message), resent
+        self.leaving = False
         self.gone: set[str] = set()          # nodes a message found gone for good
         if self.joined:
             self._start_timers()
@@ -100,6 +107,7 @@ class ChordNode(Node):
                           "next_finger": self.next_finger, "store": self.store,
                           "asking": self.asking, "next_query": self.next_query,
                           "contact": self.contact, "pending": self.pending,
+                          "unacked": self.unacked, "leaving": self.leaving,
                           "gone": self.gone,
                           "timers": self.ctx.timers()})
 
@@ -116,17 +124,23 @@ class ChordNode(Node):
                 break
         out = out[:self.r] or [self.ctx.name]
         if out != self.succ:
-            self.succ = out
+            old, self.succ = self.succ, out
             self.fingers[0] = out[0]
             self._save_ring()
+            self._replicate([n for n in self._replicas() if n not in old[:self.r - 1]])
 
     def _set_pred(self, pred: str | None) -> None:
         if pred != self.pred:
             old, self.pred = self.pred, pred
             self._save_ring()
-            if pred is not None and pred != self.ctx.name and (
-                    old is None or between(self.ids[old], self.ids[pred], self.id)):
+            if pred is None or pred == self.ctx.name:
+                return
+            if old is None or old == self.ctx.name:
+                self._take_over(pred, self.ctx.name)  # a range new to us: (pred, us]
+            elif between(self.ids[old], self.ids[pred], self.id):
                 self._hand_over(old, pred)  # the new predecessor took part of our range
+            else:
+                self._take_over(pred, old)  # our range grew by (pred, old]
 
     def _save_ring(self) -> None:
         self.ctx.disk.put("ring", (self.joined, tuple(self.succ), self.pred))
@@ -156,10 +170,25 @@ class ChordNode(Node):
         purpose, target, data = entry
         getattr(self, f"_after_{purpose}")(target, answer, data)
 
+    def _send_until_acked(self, target: str, msg: tuple) -> None:
+        """Hand-over messages (keys, fetches, a leave's notices) are sent again until the
+        target acknowledges them or is found gone: losing one would lose keys or a
+        pointer."""
+        self.next_query += 1
+        self.unacked[self.next_query] = (target, msg)
+        self._resend(self.next_query)
+
+    def _resend(self, q: int) -> None:
+        target, msg = self.unacked[q]
+        self.ctx.send(target, ("handover", q, msg))
+        self.ctx.set_timer(f"resend:{q}", self.config["rpc_timeout_us"], q)
+
     def on_gone(self, node: str, msg: tuple) -> None:
         self.gone.add(node)  # for good: lookups skip it from now on
         self.fingers = [None if f == node else f for f in self.fingers]
-        if msg[0] == "ask":
+        if msg[0] == "handover" and self.unacked.pop(msg[1], None) is not None:
+            self.ctx.cancel_timer(f"resend:{msg[1]}")
+        elif msg[0] == "ask":
             self._answered(msg[1], "gone")
         elif msg[0] == "find" and node not in self.succ:
             self._find(*msg[1:])  # route it around the finger that is gone
@@ -195,21 +224,36 @@ class ChordNode(Node):
     def _on_replica_ack(self, src: str, msg: tuple) -> None:
         self._replica_ack(src, msg[1])
 
+    def _on_handover(self, src: str, msg: tuple) -> None:
+        _, q, inner = msg
+        getattr(self, _HANDLERS[inner[0]])(src, inner)
+        self.ctx.send(src, ("handover-ack", q))
+
+    def _on_handover_ack(self, src: str, msg: tuple) -> None:
+        if self.unacked.pop(msg[1], None) is not None:
+            self.ctx.cancel_timer(f"resend:{msg[1]}")
+
     def _on_keys(self, src: str, msg: tuple) -> None:
-        for key, item in msg[1]:
-            self._keep(key, *item)
+        self._receive(msg[1])
 
     def _on_leaving(self, src: str, msg: tuple) -> None:
         if self.succ and self.succ[0] == src:
             self._set_succ([*msg[1]])
 
     def _on_pred_leaving(self, src: str, msg: tuple) -> None:
+        """Our predecessor is leaving: its predecessor is ours now, and its keys are ours
+        to keep and to copy to our replicas."""
+        _, pred, items = msg
         if self.pred == src:
-            self._set_pred(msg[1])
+            self._set_pred(pred)
+        self._receive(items, handed_over=True)
 
     def on_timer(self, name: str, data: Any) -> None:
         if name.startswith("ask:"):
             self._answered(data, None)
+        elif name.startswith("resend:"):
+            if data in self.unacked:
+                self._resend(data)
         elif name == "stabilize":
             self._stabilize()
             self.ctx.set_timer("stabilize", self.config["stabilize_us"])
@@ -331,6 +375,9 @@ class ChordNode(Node):
     def _after_rectify(self, old: str, answer, src: str) -> None:
         if answer == "gone" and self.pred == old:
             self._set_pred(src)
+            # the range grew by the failed predecessor's: its keys, which we held as a
+            # replica, now need r copies again (a graceful leave hands them over itself)
+            self._replicate(self._replicas())
 
     def _after_check_predecessor(self, old: str, answer, _) -> None:
         if answer == "gone" and self.pred == old:
@@ -427,9 +474,7 @@ class ChordNode(Node):
         """A get or put reached the node a lookup named owner: it serves it if the key is in
         (predecessor, itself], and fails it otherwise (the client may try again)."""
         key = req.value[0]
-        kid = key_id(key, self.m)
-        if not self.joined or (self.pred is not None and self.pred != self.ctx.name
-                               and not between_right(self.ids[self.pred], kid, self.id)):
+        if not self.joined or self.leaving or not self._owns(key):
             self.ctx.reply(req, "fail", error="not-owner")
             return
         self._count_hops(hops)
@@ -445,13 +490,12 @@ class ChordNode(Node):
             return
         self.pending[req.id] = (req, set(replicas))
         for n in replicas:
-            self.ctx.send(n, ("replica", key, version, req.value[1], req.id))
+            self._send_until_acked(n, ("replica", key, version, req.value[1], req.id))
         self.ctx.set_timer(f"put:{req.id}", self.config["rpc_timeout_us"] * 2, req.id)
 
     def _replica(self, src: str, key, version, value, put_id) -> None:
-        self._keep(key, version, value)
-        if put_id is not None:
-            self.ctx.send(src, ("replica-ack", put_id))
+        self._receive(((key, (tuple(version), value)),))  # we may own it by now
+        self.ctx.send(src, ("replica-ack", put_id))
 
     def _replica_ack(self, src: str, put_id: int) -> None:
         entry = self.pending.get(put_id)
@@ -472,37 +516,93 @@ class ChordNode(Node):
             self.ctx.disk.put(f"k:{key}", self.store[key])
             self.ctx.disk.sync()
 
-    def _hand_over(self, old: str | None, new: str) -> None:
-        """A new predecessor took over part of our range: give it the keys it now owns and
-        keep them as its replica."""
-        ids = self.ids
-        lo = ids[old] if old is not None else self.id
+    def _hand_over(self, old: str, new: str) -> None:
+        """A new predecessor took over part of our range, (old, new]: give it the keys it
+        now owns and keep them as its replica."""
+        lo, hi = self.ids[old], self.ids[new]
         moving = [(k, v) for k, v in self.store.items()
-                  if between_right(lo, key_id(k, self.m), ids[new])]
+                  if between_right(lo, key_id(k, self.m), hi)]
         if moving:
-            self.ctx.send(new, ("keys", tuple(moving)))
+            self._send_until_acked(new, ("keys", tuple(moving)))
+
+    def _take_over(self, lo: str, hi: str) -> None:
+        """(lo, hi] became ours (we joined, or the predecessor failed or left): fetch those
+        keys from the successors, which hold them as the last owner's replicas, in case a
+        hand-over or a copy missed us."""
+        for n in self._replicas():
+            self._send_until_acked(n, ("fetch", self.ids[lo], self.ids[hi]))
+
+    def _on_fetch(self, src: str, msg: tuple) -> None:
+        _, lo, hi = msg
+        items = tuple((k, v) for k, v in self.store.items()
+                      if between_right(lo, key_id(k, self.m), hi))
+        if items:
+            self._send_until_acked(src, ("keys", items))
+
+    def _receive(self, items, handed_over: bool = False) -> None:
+        """Keep the newer of each copy. The keys we own that a leaving predecessor
+        handed over, or whose copy here changed (a concurrent put elsewhere, a lost
+        copy), go on to our replicas, so they agree with us."""
+        passed_on = []
+        for key, item in items:
+            held = self.store.get(key)
+            self._keep(key, *item)
+            if (handed_over or held != self.store[key] or held != tuple(item)) \
+                    and self._owns(key):
+                passed_on.append((key, self.store[key]))
+        if self.leaving:  # arrived while handing over: pass them on to the successor
+            successors = self._successors()
+            if successors:
+                self._send_until_acked(successors[0], ("keys", tuple(items)))
+        elif passed_on:
+            for n in self._replicas():
+                self._send_until_acked(n, ("keys", tuple(passed_on)))
+
+    def _owns(self, key) -> bool:
+        """Whether `key` lies in (predecessor, us]."""
+        return self.pred is not None and (
+            self.pred == self.ctx.name
+            or between_right(self.ids[self.pred], key_id(key, self.m), self.id))
+
+    def _replicas(self) -> list[str]:
+        """Where the keys this node owns are copied: its first r-1 successors."""
+        return [n for n in self.succ[:self.r - 1] if n != self.ctx.name]
+
+    def _successors(self) -> list[str]:
+        return [n for n in self.succ if n != self.ctx.name]
+
+    def _replicate(self, to: list[str]) -> None:
+        """Copy the keys this node owns, those in (predecessor, itself], to `to`."""
+        if not to or not self.joined:
+            return
+        mine = tuple((k, v) for k, v in self.store.items() if self._owns(k))
+        if mine:
+            for n in to:
+                self._send_until_acked(n, ("keys", mine))
 
     def on_leave(self) -> None:
-        """Hand the keys to the successor and tell the neighbours to close the gap; from
+        """Hand the keys to the successor (which copies those it now owns to its
+        replicas, so each keeps r copies) and tell the neighbours to close the gap; from
         now on it only hands over (no more stabilizing or notifying)."""
         for timer in ("stabilize", "fix-fingers", "check-predecessor"):
             self.ctx.cancel_timer(timer)
+        self.leaving = True
         if not self.joined:
             return
-        head = next((n for n in self.succ if n != self.ctx.name), None)
-        if head is not None:
-            if "no-key-transfer-on-leave" not in self.bugs:
-                self.ctx.send(head, ("keys", tuple(self.store.items())))
-            # BUG no-key-transfer-on-leave: the keys are simply dropped
-            self.ctx.send(head, ("pred-leaving", self.pred))
+        successors = self._successors()
+        if successors:
+            keys = tuple(self.store.items())
+            if "no-key-transfer-on-leave" in self.bugs:
+                keys = ()  # BUG no-key-transfer-on-leave: the keys are simply dropped
+            self._send_until_acked(successors[0], ("pred-leaving", self.pred, keys))
         if self.pred is not None and self.pred != self.ctx.name:
-            self.ctx.send(self.pred, ("leaving", tuple(self.succ)))
+            self._send_until_acked(self.pred, ("leaving", tuple(self.succ)))
         self.ctx.announce("leaving")
 
 
 _HANDLERS = {kind: f"_on_{kind.replace('-', '_')}" for kind in (
     "ask", "told", "notify", "find", "found", "at-owner", "replica", "replica-ack", "keys",
-    "leaving", "pred-leaving")}
+    "leaving", "pred-leaving", "handover", "handover-ack", "fetch")}
 
 
 def key_id(key, m: int) -> int:

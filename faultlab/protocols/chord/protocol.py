@@ -39,6 +39,8 @@ DESCRIPTIONS = {
     "ordered-successor-lists": "each successor list runs clockwise from its owner",
     "principals": "at least r+1 members no successor list skips (the corrected protocol's "
                   "stable base; zave mode)",
+    "predecessors-advance": "a member's predecessor only moves closer to it, unless the old "
+                            "one left or failed",
 }
 
 
@@ -68,9 +70,11 @@ class Chord(Protocol):
               "owner (lookups during churn are not judged)", function=checks.lookups_correct),
         Check("no-lost-puts", "puts, and gets once the ring is quiet, are linearizable per "
               "key: no acknowledged put is lost", function=checks.no_lost_puts),
+        Check("replicas-after-heal", "once the ring is quiet, each key's value is on at "
+              "least r members again", function=checks.replicas_after_heal),
     )
     announces = ("joined", "leaving")
-    default_workload = Workload(clients=6, think_us=20_000, timeout_us=500_000, keys=8)
+    default_workload = Workload(clients=6, think_us=20_000, timeout_us=500_000, keys=64)
 
     def __init__(self) -> None:
         self.churn = _churn(3, "zave")  # the defaults' until a config is resolved
