@@ -123,7 +123,8 @@ def run(spec) -> RunResult:
     rng = stream(spec.seed, "workload")
     clients = Clients(sim, prep.workload, protocol.ops(config, prep.workload, rng), rng)
     nemesis = Nemesis(sim, prep.schedule, lambda role: protocol.role_holders(sim, role),
-                      lambda joining: protocol.contact_for(sim, joining))
+                      lambda joining: protocol.contact_for(sim, joining),
+                      lambda node: protocol.may_depart(sim, node))
 
     heal_at = spec.heal_at_us
     final_at = heal_at + spec.recovery_us

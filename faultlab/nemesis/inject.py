@@ -35,15 +35,18 @@ class FaultRecord:
 
 class Nemesis:
     """Applies one schedule to one simulator. `role_holders(role)` names the nodes holding
-    a role now; `contact_for(joining)` names the live member a joining node bootstraps from."""
+    a role now; `contact_for(joining)` names the live member a joining node bootstraps from;
+    `may_depart(node)` says why a member may not leave or fail now (None: it may)."""
 
     def __init__(self, sim: Simulator, schedule: Schedule,
                  role_holders: Callable[[str], list[str]],
-                 contact_for: Callable[[str], str | None] | None = None):
+                 contact_for: Callable[[str], str | None] | None = None,
+                 may_depart: Callable[[str], str | None] | None = None):
         self.sim = sim
         self.schedule = schedule
         self.role_holders = role_holders
         self._contact_for = contact_for
+        self._may_depart = may_depart
         self.log: list[FaultRecord] = []
         self.healed = False
         self.fired: dict[str, int] = {}
@@ -84,6 +87,21 @@ class Nemesis:
 
     def contact_for(self, joining: str) -> str | None:
         return None if self._contact_for is None else self._contact_for(joining)
+
+    def departing(self, index: int, fault: Fault, nodes: tuple[str, ...]) -> tuple[str, ...]:
+        """The nodes of a leave or fail that the protocol lets go now; each one held back
+        is logged with the reason."""
+        allowed = []
+        for n in nodes:
+            why = None if self._may_depart is None else self._may_depart(n)
+            if why is None:
+                allowed.append(n)
+                continue
+            key = f"{fault.kind} (held back)"
+            self.fired[key] = self.fired.get(key, 0) + 1
+            self.log.append(FaultRecord(self.sim.time, "held", index,
+                                        f"{fault.describe()}: {n} stays, {why}", (n,)))
+        return tuple(allowed)
 
     def set_message_fault(self, kind: str, index: int, value: float | None) -> None:
         """Fault `index` turns a message fault on (value) or off (None); the largest value of

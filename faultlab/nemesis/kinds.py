@@ -209,11 +209,13 @@ class Leave(FaultKind):
     membership = True
 
     def start(self, nemesis, key, fault, nodes):
-        for n in nodes:
+        leaving = nemesis.departing(key, fault, nodes)
+        for n in leaving:
             nemesis.sim.leave(n)
+        return leaving
 
     def end(self, nemesis, key, fault, nodes, undo):
-        for n in nodes:
+        for n in undo:
             nemesis.sim.retire(n)
 
 
@@ -223,7 +225,7 @@ class Fail(FaultKind):
     membership = True
 
     def start(self, nemesis, key, fault, nodes):
-        for n in nodes:
+        for n in nemesis.departing(key, fault, nodes):
             nemesis.sim.retire(n)
 
 

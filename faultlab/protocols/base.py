@@ -178,6 +178,11 @@ class Protocol:
         live = [n for n in sim.member_list() if n in sim.up and n != joining]
         return live[0] if live else None
 
+    def may_depart(self, sim: Simulator, node: str) -> str | None:
+        """Why `node` may not leave or fail right now, judged on the live state when the
+        fault strikes (a protocol's operating assumption), or None: it may."""
+        return None
+
     def monitor(self, config: dict) -> Invariant | None:
         """A callable run after every step that returns None or a problem (invariants)."""
         return None

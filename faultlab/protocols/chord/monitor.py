@@ -56,6 +56,43 @@ class ChordMonitor:
         return problem
 
 
+def why_not_depart(sim: Simulator, node: str, m: int, r: int) -> str | None:
+    """Zave's operating assumption, judged on the ring as it is when a leave or failure
+    strikes: `node` may go only if every other member keeps a live successor in its list,
+    at least r+1 principals remain, and every key's newest copy stays on a live member
+    (so fewer than r copies are ever lost before the ring repairs them). Nodes already
+    leaving count as gone."""
+    ring = snapshot(sim, m, r)
+    going = sim.leaving | {node}
+    staying = [n for n in ring.pointers if n not in going]
+    for n in staying:
+        if not any(s in ring.pointers and s not in going for s in ring.pointers[n][0]):
+            return f"{n} would have no live successor"
+    principals = [p for p in ring.principals() if p not in going]
+    if len(principals) < r + 1:
+        return f"only {len(principals)} principals would remain, fewer than r+1 = {r + 1}"
+    newest: dict = {}  # key -> (newest version, its holders)
+    for n in ring.pointers:
+        for key, (version, _) in _store(sim, n).items():
+            best = newest.get(key)
+            if best is None or version > best[0]:
+                newest[key] = (version, [n])
+            elif version == best[0]:
+                best[1].append(n)
+    for key, (_, holders) in sorted(newest.items()):
+        if all(h in going for h in holders):
+            return f"the newest copy of key {key} is on {' '.join(holders)} only"
+    return None
+
+
+def _store(sim: Simulator, name: str) -> dict:
+    node = sim.nodes[name]
+    if node is not None:
+        return node.store
+    disk = sim.disks[name]
+    return {int(k[2:]): disk.get(k) for k in disk.keys() if k.startswith("k:")}
+
+
 def snapshot(sim: Simulator, m: int, r: int) -> Snapshot:
     """The pointers of every live member that has joined, and of every node still handing
     over as it leaves (it answers until it is gone)."""

@@ -10,7 +10,7 @@ from faultlab.nemesis.generator import NemesisConfig, general_families
 from faultlab.protocols.base import Check, Cluster, Protocol, Setting
 from faultlab.protocols.chord import checks
 from faultlab.protocols.chord.invariants import PROPERTIES
-from faultlab.protocols.chord.monitor import ChordMonitor
+from faultlab.protocols.chord.monitor import ChordMonitor, why_not_depart
 from faultlab.protocols.chord.node import ChordNode, initial_members, slot_names
 from faultlab.protocols.chord.workload import ChordOps
 from faultlab.protocols.common.ring import ring_id
@@ -82,7 +82,7 @@ class Chord(Protocol):
     # Every general family, churn (joins, graceful leaves and failures) four times as
     # often, and strikes right after a node announces it joined or is leaving.
     default_nemesis = NemesisConfig(families=(
-        *general_families(), *("churn",) * 4, "event-strike", "event-strike"))
+        *general_families(), *("churn",) * 8, "event-strike", "event-strike"))
 
     def check_config(self, config: dict) -> None:
         if config["mode"] == "zave" and config["initial"] < config["r"] + 1:
@@ -111,6 +111,13 @@ class Chord(Protocol):
     def monitor(self, config: dict) -> ChordMonitor:
         return ChordMonitor(config)
 
+    def may_depart(self, sim, node: str) -> str | None:
+        """Zave's operating assumption, on the live ring (the 2001 protocol has none)."""
+        config = sim.config
+        if config["mode"] != "zave":
+            return None
+        return why_not_depart(sim, node, config["m"], config["r"])
+
 
 def _churn(r: int, mode: str) -> ChurnLimits:
     """Zave's operating assumption, as far as a schedule drawn before the run can keep it:
@@ -120,5 +127,4 @@ def _churn(r: int, mode: str) -> ChurnLimits:
     The 2001 protocol comes with no such promise: any member may go, down to one."""
     if mode == "original":
         return ChurnLimits(min_members=1, max_joining=1, max_leaving=1)
-    return ChurnLimits(min_members=2 * r + 1, max_joining=1, max_leaving=1,
-                       repair_us=500_000)
+    return ChurnLimits(min_members=2 * r + 1, max_joining=1, max_leaving=1)
