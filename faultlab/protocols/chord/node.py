@@ -1,5 +1,6 @@
 """A Chord node: ring maintenance (join, stabilize, notify/rectify, fix-fingers, check
-predecessor), lookups routed through fingers, and a replicated key-value store on top.
+predecessor), lookups routed through fingers, and graceful leave; the replicated key-value
+store it carries is in store.py.
 
 Two modes (config `mode`):
 
@@ -23,13 +24,14 @@ import bisect
 import functools
 from typing import Any
 
+from faultlab.protocols.chord.store import KeyValueStore
 from faultlab.protocols.common.ring import between, between_right, ring_id, ring_ids
-from faultlab.sim.node import Node, Request, canonical
+from faultlab.sim.node import Node, canonical
 
 MAX_HOPS = 64  # a lookup forwarded more often than this is given up
 
 
-class ChordNode(Node):
+class ChordNode(KeyValueStore, Node):
     # ---- boot -------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -215,15 +217,6 @@ class ChordNode(Node):
     def _on_found(self, src: str, msg: tuple) -> None:
         self._found(*msg[1:])
 
-    def _on_at_owner(self, src: str, msg: tuple) -> None:
-        self._at_owner(msg[1], msg[2], msg[3])
-
-    def _on_replica(self, src: str, msg: tuple) -> None:
-        self._replica(src, *msg[1:])
-
-    def _on_replica_ack(self, src: str, msg: tuple) -> None:
-        self._replica_ack(src, msg[1])
-
     def _on_handover(self, src: str, msg: tuple) -> None:
         _, q, inner = msg
         getattr(self, _HANDLERS[inner[0]])(src, inner)
@@ -232,9 +225,6 @@ class ChordNode(Node):
     def _on_handover_ack(self, src: str, msg: tuple) -> None:
         if self.unacked.pop(msg[1], None) is not None:
             self.ctx.cancel_timer(f"resend:{msg[1]}")
-
-    def _on_keys(self, src: str, msg: tuple) -> None:
-        self._receive(msg[1])
 
     def _on_leaving(self, src: str, msg: tuple) -> None:
         if self.succ and self.succ[0] == src:
@@ -463,122 +453,8 @@ class ChordNode(Node):
 
     # ---- the key-value store ------------------------------------------------------------------
 
-    def on_request(self, req: Request) -> None:
-        if not self.joined:
-            self.ctx.reply(req, "fail", error="not-joined")
-            return
-        ring_point = req.value if req.f == "lookup" else key_id(req.value[0], self.m)
-        self._find(0, ring_point, self.ctx.name, 0, req.f, req)
-
-    def _at_owner(self, req: Request, f: str, hops: int) -> None:
-        """A get or put reached the node a lookup named owner: it serves it if the key is in
-        (predecessor, itself], and fails it otherwise (the client may try again)."""
-        key = req.value[0]
-        if not self.joined or self.leaving or not self._owns(key):
-            self.ctx.reply(req, "fail", error="not-owner")
-            return
-        self._count_hops(hops)
-        if f == "get":
-            item = self.store.get(key)
-            self.ctx.reply(req, "ok", [key, item[1] if item else None])
-            return
-        version = ((self.store[key][0][0] if key in self.store else 0) + 1, self.ctx.name)
-        self._keep(key, version, req.value[1])
-        replicas = [n for n in self.succ[:self.r - 1] if n != self.ctx.name]
-        if not replicas:
-            self.ctx.reply(req, "ok", req.value)
-            return
-        self.pending[req.id] = (req, set(replicas))
-        for n in replicas:
-            self._send_until_acked(n, ("replica", key, version, req.value[1], req.id))
-        self.ctx.set_timer(f"put:{req.id}", self.config["rpc_timeout_us"] * 2, req.id)
-
-    def _replica(self, src: str, key, version, value, put_id) -> None:
-        self._receive(((key, (tuple(version), value)),))  # we may own it by now
-        self.ctx.send(src, ("replica-ack", put_id))
-
-    def _replica_ack(self, src: str, put_id: int) -> None:
-        entry = self.pending.get(put_id)
-        if entry is None:
-            return
-        req, waiting = entry
-        waiting.discard(src)
-        if not waiting:
-            del self.pending[put_id]
-            self.ctx.cancel_timer(f"put:{put_id}")
-            self.ctx.reply(req, "ok", req.value)
-
-    def _keep(self, key, version, value) -> None:
-        """Store a version of `key` if it is newer than what we hold (synced)."""
-        held = self.store.get(key)
-        if held is None or tuple(version) > tuple(held[0]):
-            self.store[key] = (tuple(version), value)
-            self.ctx.disk.put(f"k:{key}", self.store[key])
-            self.ctx.disk.sync()
-
-    def _hand_over(self, old: str, new: str) -> None:
-        """A new predecessor took over part of our range, (old, new]: give it the keys it
-        now owns and keep them as its replica."""
-        lo, hi = self.ids[old], self.ids[new]
-        moving = [(k, v) for k, v in self.store.items()
-                  if between_right(lo, key_id(k, self.m), hi)]
-        if moving:
-            self._send_until_acked(new, ("keys", tuple(moving)))
-
-    def _take_over(self, lo: str, hi: str) -> None:
-        """(lo, hi] became ours (we joined, or the predecessor failed or left): fetch those
-        keys from the successors, which hold them as the last owner's replicas, in case a
-        hand-over or a copy missed us."""
-        for n in self._replicas():
-            self._send_until_acked(n, ("fetch", self.ids[lo], self.ids[hi]))
-
-    def _on_fetch(self, src: str, msg: tuple) -> None:
-        _, lo, hi = msg
-        items = tuple((k, v) for k, v in self.store.items()
-                      if between_right(lo, key_id(k, self.m), hi))
-        if items:
-            self._send_until_acked(src, ("keys", items))
-
-    def _receive(self, items, handed_over: bool = False) -> None:
-        """Keep the newer of each copy. The keys we own that a leaving predecessor
-        handed over, or whose copy here changed (a concurrent put elsewhere, a lost
-        copy), go on to our replicas, so they agree with us."""
-        passed_on = []
-        for key, item in items:
-            held = self.store.get(key)
-            self._keep(key, *item)
-            if (handed_over or held != self.store[key] or held != tuple(item)) \
-                    and self._owns(key):
-                passed_on.append((key, self.store[key]))
-        if self.leaving:  # arrived while handing over: pass them on to the successor
-            successors = self._successors()
-            if successors:
-                self._send_until_acked(successors[0], ("keys", tuple(items)))
-        elif passed_on:
-            for n in self._replicas():
-                self._send_until_acked(n, ("keys", tuple(passed_on)))
-
-    def _owns(self, key) -> bool:
-        """Whether `key` lies in (predecessor, us]."""
-        return self.pred is not None and (
-            self.pred == self.ctx.name
-            or between_right(self.ids[self.pred], key_id(key, self.m), self.id))
-
-    def _replicas(self) -> list[str]:
-        """Where the keys this node owns are copied: its first r-1 successors."""
-        return [n for n in self.succ[:self.r - 1] if n != self.ctx.name]
-
     def _successors(self) -> list[str]:
         return [n for n in self.succ if n != self.ctx.name]
-
-    def _replicate(self, to: list[str]) -> None:
-        """Copy the keys this node owns, those in (predecessor, itself], to `to`."""
-        if not to or not self.joined:
-            return
-        mine = tuple((k, v) for k, v in self.store.items() if self._owns(k))
-        if mine:
-            for n in to:
-                self._send_until_acked(n, ("keys", mine))
 
     def on_leave(self) -> None:
         """Hand the keys to the successor (which copies those it now owns to its
@@ -603,11 +479,6 @@ class ChordNode(Node):
 _HANDLERS = {kind: f"_on_{kind.replace('-', '_')}" for kind in (
     "ask", "told", "notify", "find", "found", "at-owner", "replica", "replica-ack", "keys",
     "leaving", "pred-leaving", "handover", "handover-ack", "fetch")}
-
-
-def key_id(key, m: int) -> int:
-    """Where a key lies on the ring."""
-    return ring_id(f"key:{key}", m)
 
 
 def slot_names(config: dict) -> tuple[str, ...]:

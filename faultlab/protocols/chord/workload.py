@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from faultlab.protocols.chord.node import key_id
+from faultlab.protocols.chord.store import key_id
 from faultlab.protocols.common.ring import ring_id
 from faultlab.sim.workload import OpGenerator, Workload
 
