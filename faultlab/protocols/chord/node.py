@@ -234,8 +234,8 @@ class ChordNode(KeyValueStore, Node):
         """Our predecessor is leaving: its predecessor is ours now, and its keys are ours
         to keep and to copy to our replicas."""
         _, pred, items = msg
-        if self.pred == src:
-            self._set_pred(pred)
+        if self.pred == src and pred is not None:  # (one that never learned its own
+            self._set_pred(pred)                    # is replaced once it is gone)
         self._receive(items, handed_over=True)
 
     def on_timer(self, name: str, data: Any) -> None:
@@ -270,11 +270,12 @@ class ChordNode(KeyValueStore, Node):
         attempt goes through the next node slot (the contact may have left)."""
         if self.joined:
             return
-        if self.asking:  # the last attempt went unanswered: another contact
-            self.asking.clear()
+        if self.asking or self.contact is None:  # unanswered, or no member was up: try
+            self.asking.clear()                    # the next node slot
             others = [n for n in self.ctx.nodes if n != self.ctx.name]
-            i = others.index(self.contact) + 1 if self.contact in others else 0
-            self.contact = others[i % len(others)]
+            if others:
+                i = others.index(self.contact) + 1 if self.contact in others else 0
+                self.contact = others[i % len(others)]
         contact = self.contact
         if contact is not None:
             self.next_query += 1

@@ -97,7 +97,7 @@ class KeyValueStore:
         mine = tuple((k, v) for k, v in self.store.items() if self._owns(k))
         if mine:
             for n in to:
-                self._send_until_acked(n, ("keys", mine))
+                self._send_until_acked(n, ("keys", mine, False))
 
     def _receive(self, items, handed_over: bool = False) -> None:
         """Keep the newer of each copy. The keys we own that a leaving predecessor
@@ -113,10 +113,10 @@ class KeyValueStore:
         if self.leaving:  # arrived while handing over: pass them on to the successor
             successors = self._successors()
             if successors:
-                self._send_until_acked(successors[0], ("keys", tuple(items)))
+                self._send_until_acked(successors[0], ("keys", tuple(items), True))
         elif passed_on:
             for n in self._replicas():
-                self._send_until_acked(n, ("keys", tuple(passed_on)))
+                self._send_until_acked(n, ("keys", tuple(passed_on), False))
 
     def _hand_over(self, old: str, new: str) -> None:
         """A new predecessor took over part of our range, (old, new]: give it the keys it
@@ -125,7 +125,7 @@ class KeyValueStore:
         moving = [(k, v) for k, v in self.store.items()
                   if between_right(lo, key_id(k, self.m), hi)]
         if moving:
-            self._send_until_acked(new, ("keys", tuple(moving)))
+            self._send_until_acked(new, ("keys", tuple(moving), False))
 
     def _take_over(self, lo: str, hi: str) -> None:
         """(lo, hi] became ours (we joined, or the predecessor failed or left): fetch those
@@ -144,14 +144,14 @@ class KeyValueStore:
         self._replica_ack(src, *msg[1:])
 
     def _on_keys(self, src: str, msg: tuple) -> None:
-        self._receive(msg[1])
+        self._receive(msg[1], handed_over=msg[2])
 
     def _on_fetch(self, src: str, msg: tuple) -> None:
         _, lo, hi = msg
         items = tuple((k, v) for k, v in self.store.items()
                       if between_right(lo, key_id(k, self.m), hi))
         if items:
-            self._send_until_acked(src, ("keys", items))
+            self._send_until_acked(src, ("keys", items, False))
 
 
 def key_id(key, m: int) -> int:
