@@ -1,6 +1,7 @@
 """Chord: the ring arithmetic, Zave's properties on hand-made snapshots, the corrected
 protocol clean under churn, the 2001 protocol and the planted bugs found by the checks named
-for them, a gone node coming back to its sender, and state() complete."""
+for them, Zave's operating assumption kept when a failure strikes, a leave's hand-over, and
+a gone node coming back to its sender."""
 from __future__ import annotations
 
 import pytest
@@ -94,24 +95,24 @@ def test_the_2001_protocol_breaks_the_ring():
     assert {"live-successor", "at-least-one-ring"} <= found, found
 
 
-BUG_CHECKS = {
-    "stabilize-no-liveness-check": {"ideal-after-heal", "lookups-correct"},
-    "join-no-liveness-check": {"live-successor"},
-    "lookup-open-interval": {"lookups-correct"},
-    "successor-list-not-repaired": {"ideal-after-heal", "live-successor"},
+NAMED_CHECK = {  # each planted bug and the check that must find it
+    "stabilize-no-liveness-check": "ideal-after-heal",
+    "join-no-liveness-check": "live-successor",
+    "lookup-open-interval": "lookups-correct",
+    "successor-list-not-repaired": "ideal-after-heal",
+    "no-key-transfer-on-leave": "replicas-after-heal",
+    "rectify-no-between-check": "predecessors-advance",
 }
 
 
-@pytest.mark.parametrize("bug", sorted(BUG_CHECKS))
-def test_each_found_bug_trips_its_check(bug):
-    for seed in range(200):
+@pytest.mark.parametrize("bug", sorted(NAMED_CHECK))
+def test_each_bug_is_found_by_its_check_in_a_run_the_correct_protocol_passes(bug):
+    for seed in range(100):
         result = run(RunSpec("chord", seed=seed, bugs=(bug,)))
-        failed = {v.name for v in result.failed}
-        if failed:
-            assert failed & BUG_CHECKS[bug], (seed, failed)
+        if NAMED_CHECK[bug] in {v.name for v in result.failed}:
             assert not run(RunSpec("chord", seed=seed)).failed  # the same run, correct
             return
-    pytest.fail(f"{bug} not found in 200 seeds")
+    pytest.fail(f"{bug} not found by {NAMED_CHECK[bug]} in 100 seeds")
 
 
 def test_the_benign_control_changes_hops_only():
@@ -140,6 +141,32 @@ def test_a_message_to_a_node_gone_for_good_comes_back():
     states = {n: dict(s) for n, s in result.record.states.items() if s is not None}
     assert all("n3" not in s["succ"] for s in states.values())
     assert "n3" not in result.record.members
+
+
+def test_zave_mode_holds_back_a_failure_that_would_leave_a_member_without_successor():
+    # r = 1: each member's list holds only its successor, so no member may fail
+    schedule = Schedule([Fault(100_000, "fail", 0, ("n3",))])
+    config = {"nodes": 6, "initial": 6, "r": 1}
+    zave = run(RunSpec("chord", seed=1, schedule=schedule, config=config,
+                       heal_at_us=400_000))
+    held = [rec for rec in zave.fault_log if rec.phase == "held"]
+    assert len(held) == 1 and "would have no live successor" in held[0].text
+    assert "n3" in zave.record.members and zave.ok
+
+
+def test_a_leaving_node_hands_its_keys_on_so_each_keeps_r_copies():
+    """Three members leave one after another, each the next owner of the last one's keys:
+    the hand-overs keep every key on r = 3 members; dropping them loses copies."""
+    order = sorted((ring_id(f"n{i}", 16), f"n{i}") for i in range(1, 9))
+    first = [n for _, n in order[:3]]
+    schedule = Schedule([Fault(300_000 + 100_000 * i, "leave", 50_000, (n,))
+                         for i, n in enumerate(first)])
+    config = {"nodes": 11, "initial": 11}
+    for bugs, ok in (((), True), (("no-key-transfer-on-leave",), False)):
+        result = run(RunSpec("chord", seed=2, schedule=schedule, config=config,
+                             bugs=bugs, heal_at_us=800_000))
+        checks = {v.name: v.valid for v in result.verdicts}
+        assert checks["replicas-after-heal"] is ok, (bugs, result.failed)
 
 
 def test_config_errors_name_the_setting():

@@ -51,8 +51,8 @@ def test_a_joined_node_receives_messages_and_client_ops():
 def test_left_and_failed_nodes_never_restart_not_even_at_the_heal():
     r = _run(Fault(50_000, "kill", 2_000_000, ("n2",)),     # down past the heal
              Fault(100_000, "fail", 0, ("n2",)),
-             Fault(120_000, "leave", 40_000, ("n3",)),
-             Fault(200_000, "join", 50_000, ("n4",)),
+             Fault(110_000, "join", 50_000, ("n4",)),
+             Fault(120_000, "leave", 40_000, ("n3",)),     # (2 members stay: the minimum)
              Fault(210_000, "kill", 2_000_000, ("n4",)))    # a crashed member
     rec = r.record
     assert rec.members == ("n1", "n4", STORE)
@@ -103,6 +103,33 @@ def test_generated_churn_keeps_the_protocols_limits():
                 gone |= set(f.targets)
                 assert len(members) >= 2
     assert {"join", "leave", "fail", "kill", "partition"} <= kinds
+
+
+def test_a_departure_below_the_minimum_is_held_back_when_it_strikes():
+    """A hand-written (or shrunk) schedule gets the churn limits too: roster keeps at least
+    2 members, so after a failure the leave that would leave one is held back, and the
+    log says why."""
+    r = _run(Fault(100_000, "fail", 0, ("n2",)), Fault(150_000, "leave", 40_000, ("n3",)))
+    assert r.record.members == ("n1", "n3", STORE)
+    held = [rec for rec in r.fault_log if rec.phase == "held"]
+    assert [rec.nodes for rec in held] == [("n3",)]
+    assert "fewer than the protocol's minimum (2)" in held[0].text
+    assert r.faults_fired["leave (held back)"] == 1
+
+
+def test_replace_fails_a_member_and_a_spare_joins_soon_after():
+    target = prepare(RunSpec("roster")).target
+    config = NemesisConfig(families=("replace",), swarm=False, interval_us=300_000)
+    pairs = 0
+    for seed in range(200):
+        faults = generate_schedule(config, target, seed, 3_000_000).faults
+        fails = [f for f in faults if f.kind == "fail"]
+        joins = [f for f in faults if f.kind == "join"]
+        assert len(fails) == len(joins) and {f.kind for f in faults} <= {"fail", "join"}
+        for fail, join in zip(fails, joins):
+            assert 0 <= join.time - fail.time <= 100_000 and "n1" not in fail.targets
+            pairs += 1
+    assert pairs > 100
 
 
 def test_generated_schedules_never_touch_an_exempt_node():

@@ -126,8 +126,10 @@ def test_kill_then_restart_and_heal_logged():
 def test_brief_families_are_short_and_opt_in():
     brief = [name for name, fam in FAMILIES.items() if not fam.general]
     assert set(brief) == {"leader-churn", "flicker", "leader-flap", "crash-cluster",
-                          "leader-snipe", "leader-storm", "event-strike", "churn"}
-    cfg = NemesisConfig(families=tuple(f for f in brief if f not in ("churn", "event-strike")),
+                          "leader-snipe", "leader-storm", "event-strike", "churn",
+                          "replace"}
+    cfg = NemesisConfig(families=tuple(f for f in brief
+                                       if f not in ("churn", "replace", "event-strike")),
                         swarm=False)
     seen = set()
     for seed in range(20):

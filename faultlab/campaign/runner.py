@@ -149,7 +149,8 @@ def run(spec) -> RunResult:
         protocol=protocol.name, config=config, history=history, heal_at=heal_at,
         liveness_bound_us=int(spec.recovery_us * LIVENESS_SHARE),
         threads=prep.workload.clients + 1, members=sim.member_list(), states=states,
-        faults=tuple(r.to_dict() for r in nemesis.log), stats=dict(sorted(sim.stats.items())))
+        faults=tuple(r.to_dict() for r in nemesis.log), stats=dict(sorted(sim.stats.items())),
+        announcements=tuple(sim.announcements))
     if crash is not None:
         verdicts = [crash]
     elif sim.violation is not None:

@@ -12,7 +12,8 @@ from faultlab.histories.history import History
 class RunRecord:
     """What a run left behind. `states` maps every node slot to its final `state()` (None
     for a node not running at the end); `members` are the members at the end; `faults` is
-    the nemesis log as plain dicts; times are simulated microseconds."""
+    the nemesis log as plain dicts; `announcements` are (time, node, event, data); times
+    are simulated microseconds."""
 
     protocol: str
     config: dict[str, Any]
@@ -24,3 +25,4 @@ class RunRecord:
     states: dict[str, Any]
     faults: tuple[dict, ...] = ()
     stats: dict[str, int] = attrs.field(factory=dict)
+    announcements: tuple[tuple, ...] = ()

@@ -23,7 +23,8 @@ and a protocol opts into them by naming them in its default nemesis:
   commit's prepare-logged, vote-sent, decision-logged, decision-sent), crash it (half the
   time losing unsynced writes), pause it or isolate it for 10-300 ms, and a third of the
   time isolate another node at the same moment: faults between two steps of a protocol;
-- churn: joins, graceful leaves and permanent failures, within the protocol's churn limits.
+- churn: joins, graceful leaves and permanent failures, within the protocol's churn limits;
+- replace: a permanent failure and, 0-100 ms later, a spare joining in its place.
 """
 from __future__ import annotations
 
@@ -367,3 +368,17 @@ def churn(d: Draw) -> list[Fault]:
     if kind == "leave":
         return [d.fault("leave", (d.rng.choice(removable),), d.duration(*limits.handoff_us))]
     return [d.fault("fail", (d.rng.choice(d.removable(failing=True)),), 0)]
+
+
+@family("replace", general=False, needs="churn")
+def replace(d: Draw) -> list[Fault]:
+    """A member fails for good and a spare joins 0-100 ms later, as an operator or an
+    autoscaler replaces a dead machine: the join meets the failure's aftermath, successor
+    lists and lookups that do not know yet."""
+    failing = d.removable(failing=True)
+    if not failing or not d.spares or d.joins_in_progress() >= d.churn.max_joining:
+        return []
+    dead = d.rng.choice(failing)
+    join = d.fault("join", (d.rng.choice(sorted(d.spares)),), d.duration(*d.churn.join_us))
+    return [d.fault("fail", (dead,), 0),
+            attrs.evolve(join, time=d.t + d.rng.randint(0, 100_000))]

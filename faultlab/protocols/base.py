@@ -180,7 +180,15 @@ class Protocol:
 
     def may_depart(self, sim: Simulator, node: str) -> str | None:
         """Why `node` may not leave or fail right now, judged on the live state when the
-        fault strikes (a protocol's operating assumption), or None: it may."""
+        fault strikes (a protocol's operating assumption), or None: it may. By default,
+        the churn limits' minimum membership, so hand-written and shrunk schedules keep it
+        too."""
+        if self.churn is not None:
+            exempt = sim.net.exempt
+            left = sum(1 for n in sim.member_list() if n not in exempt) - 1
+            if left < self.churn.min_members:
+                return (f"{left} members would remain, fewer than the protocol's minimum "
+                        f"({self.churn.min_members})")
         return None
 
     def monitor(self, config: dict) -> Invariant | None:

@@ -47,8 +47,10 @@ def ideal_after_heal(record: RunRecord) -> Verdict:
 
 
 def _quiet(record: RunRecord) -> int:
-    """From when the ring must be quiet and ideal: the liveness bound after the heal."""
-    return record.heal_at + record.liveness_bound_us
+    """From when the ring must be quiet and ideal: the liveness bound after the heal, or
+    after the last join if one finished later (a slow join changes the ring then)."""
+    joined = [a[0] for a in record.announcements if a[2] == "joined"]
+    return max([record.heal_at, *joined]) + record.liveness_bound_us
 
 
 def lookups_correct(record: RunRecord) -> Verdict:

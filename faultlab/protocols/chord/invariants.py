@@ -120,6 +120,23 @@ class Snapshot:
                         f"({' '.join(found) or 'none'}), fewer than r+1 = {self.r + 1}")
         return None
 
+    def describe(self) -> str:
+        """The rings and what hangs off them, for a person reading a violation: "rings
+        n1 -> n4 -> n1 and n2 -> n5 -> n2; n3 -> n4; n8 has no live successor"."""
+        rings = self.rings()
+        on_ring = {n for ring in rings for n in ring}
+        parts = [("one ring " if len(rings) == 1 else f"{len(rings)} rings ")
+                 + " and ".join(_ring_text(r) for r in rings) if rings else "no ring"]
+        for n in self.order():
+            if n in on_ring:
+                continue
+            best = self.best(n)
+            if best is None:
+                parts.append(f"{n} has no live successor")
+            else:
+                parts.append(f"{n} -> {best}")
+        return "; ".join(parts)
+
     def principals(self) -> list[str]:
         """Members no member's extended successor list skips."""
         order = self.order()

@@ -53,7 +53,7 @@ class ChordMonitor:
         if found is None:
             return None
         self.__name__, problem = found
-        return problem
+        return f"{problem}; the members now: {now.describe()}"
 
 
 def why_not_depart(sim: Simulator, node: str, m: int, r: int) -> str | None:

@@ -87,10 +87,16 @@ class ChordNode(KeyValueStore, Node):
             self.fingers[0] = self.succ[0]
         self.next_finger = 0
         self.asking: dict[int, tuple] = {}   # query id -> (purpose, target, data)
-        self.next_query = 0
+        # query ids never repeat across restarts, so an answer or a resent hand-over
+        # from before a crash is never taken for a new one
+        incarnation = self.ctx.disk.get("incarnation", 0) + 1
+        self.ctx.disk.put("incarnation", incarnation)
+        self.ctx.disk.sync()
+        self.next_query = incarnation << 32
         self.contact: str | None = None      # the member a join goes through
         self.pending: dict[int, tuple] = {}  # put id -> (request, replicas yet to ack)
         self.unacked: dict[int, tuple] = {}  # hand-over id -> (target, message), resent
+        self.handled: set[tuple[str, int]] = set()  # (sender, hand-over id) already done
         self.leaving = False
         self.gone: set[str] = set()          # nodes a message found gone for good
         if self.joined:
@@ -109,7 +115,8 @@ class ChordNode(KeyValueStore, Node):
                           "next_finger": self.next_finger, "store": self.store,
                           "asking": self.asking, "next_query": self.next_query,
                           "contact": self.contact, "pending": self.pending,
-                          "unacked": self.unacked, "leaving": self.leaving,
+                          "unacked": self.unacked, "handled": self.handled,
+                          "leaving": self.leaving,
                           "gone": self.gone,
                           "timers": self.ctx.timers()})
 
@@ -219,7 +226,9 @@ class ChordNode(KeyValueStore, Node):
 
     def _on_handover(self, src: str, msg: tuple) -> None:
         _, q, inner = msg
-        getattr(self, _HANDLERS[inner[0]])(src, inner)
+        if (src, q) not in self.handled:  # a resent copy is acknowledged, not redone
+            self.handled.add((src, q))
+            getattr(self, _HANDLERS[inner[0]])(src, inner)
         self.ctx.send(src, ("handover-ack", q))
 
     def _on_handover_ack(self, src: str, msg: tuple) -> None:

@@ -79,10 +79,12 @@ class Chord(Protocol):
     def __init__(self) -> None:
         self.churn = _churn(3, "zave")  # the defaults' until a config is resolved
 
-    # Every general family, churn (joins, graceful leaves and failures) four times as
-    # often, and strikes right after a node announces it joined or is leaving.
+    # Every general family, churn (joins, graceful leaves and failures) eight times as
+    # often, a failed member replaced by a spare four times as often, and strikes right
+    # after a node announces it joined or is leaving.
     default_nemesis = NemesisConfig(families=(
-        *general_families(), *("churn",) * 8, "event-strike", "event-strike"))
+        *general_families(), *("churn",) * 8, *("replace",) * 4, "event-strike",
+        "event-strike"))
 
     def check_config(self, config: dict) -> None:
         if config["mode"] == "zave" and config["initial"] < config["r"] + 1:
@@ -115,8 +117,9 @@ class Chord(Protocol):
         """Zave's operating assumption, on the live ring (the 2001 protocol has none)."""
         config = sim.config
         if config["mode"] != "zave":
-            return None
-        return why_not_depart(sim, node, config["m"], config["r"])
+            return super().may_depart(sim, node)
+        return super().may_depart(sim, node) or why_not_depart(sim, node, config["m"],
+                                                                 config["r"])
 
 
 def _churn(r: int, mode: str) -> ChurnLimits:
