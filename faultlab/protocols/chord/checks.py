@@ -120,11 +120,17 @@ def replicas_after_heal(record: RunRecord) -> Verdict:
         if state is not None:
             stores[name] = dict(dict(state)["store"])
     need = min(r, len(stores))
-    last_read: dict = {}
+    last_read: dict = {}  # key -> its last get, if no put ran alongside or after it
+    writing: dict = {}    # key -> puts invoked and not yet completed
     since = _quiet(record)
     for op in record.history:
-        if op.f == "get" and op.type == "ok" and op.time >= since and op.value[1] is not None:
-            last_read[op.value[0]] = op
+        key = op.value[0] if op.f in ("get", "put") else None
+        if op.f == "put":
+            writing[key] = writing.get(key, 0) + (1 if op.type == "invoke" else -1)
+            last_read.pop(key, None)
+        elif op.f == "get" and op.type == "ok" and op.time >= since \
+                and op.value[1] is not None and not writing.get(key):
+            last_read[key] = op
     for key, op in sorted(last_read.items()):
         value = op.value[1]
         holders = sorted(n for n, store in stores.items()

@@ -97,6 +97,7 @@ class ChordNode(KeyValueStore, Node):
         self.pending: dict[int, tuple] = {}  # put id -> (request, replicas yet to ack)
         self.unacked: dict[int, tuple] = {}  # hand-over id -> (target, message), resent
         self.handled: set[tuple[str, int]] = set()  # (sender, hand-over id) already done
+        self.routed: set[tuple] = set()  # lookups routed since the last stabilize
         self.leaving = False
         self.gone: set[str] = set()          # nodes a message found gone for good
         if self.joined:
@@ -116,6 +117,7 @@ class ChordNode(KeyValueStore, Node):
                           "asking": self.asking, "next_query": self.next_query,
                           "contact": self.contact, "pending": self.pending,
                           "unacked": self.unacked, "handled": self.handled,
+                          "routed": self.routed,
                           "leaving": self.leaving,
                           "gone": self.gone,
                           "timers": self.ctx.timers()})
@@ -219,7 +221,13 @@ class ChordNode(KeyValueStore, Node):
             self._notified(src)
 
     def _on_find(self, src: str, msg: tuple) -> None:
-        self._find(*msg[1:])
+        # a duplicated copy is routed once: in a loop of lookups (a broken ring), copies
+        # routed again would double at every hop
+        _, q, _, origin, hops, _, req = msg
+        copy = (origin, q, hops, None if req is None else req.id)
+        if copy not in self.routed:
+            self.routed.add(copy)
+            self._find(*msg[1:])
 
     def _on_found(self, src: str, msg: tuple) -> None:
         self._found(*msg[1:])
@@ -254,6 +262,7 @@ class ChordNode(KeyValueStore, Node):
             if data in self.unacked:
                 self._resend(data)
         elif name == "stabilize":
+            self.routed.clear()  # copies of older lookups have arrived by now
             self._stabilize()
             self.ctx.set_timer("stabilize", self.config["stabilize_us"])
         elif name == "fix-fingers":
@@ -406,6 +415,9 @@ class ChordNode(KeyValueStore, Node):
             self._answer_lookup(q, None, hops, origin, purpose, req)
             return
         nxt = self._closest_preceding(key)
+        if nxt == self.ctx.name:  # no live node known before the key: nowhere to go
+            self._answer_lookup(q, None, hops, origin, purpose, req)
+            return
         self.ctx.send(nxt, ("find", q, key, origin, hops + 1, purpose, req))
 
     def _answer_lookup(self, q, owner, hops, origin, purpose, req) -> None:
