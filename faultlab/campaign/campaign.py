@@ -122,10 +122,10 @@ def run_campaign(spec: RunSpec, seeds: Iterable[int], *, jobs: int = 1,
         except BaseException:
             if own:
                 _stop_workers(pool)
+                pool.shutdown(wait=False, cancel_futures=True)  # its workers are dead
             raise
-        finally:
-            if own:
-                pool.shutdown(cancel_futures=True)
+        if own:
+            pool.shutdown(cancel_futures=True)
     results.sort(key=lambda r: r.seed)
     return CampaignResult(spec, tuple(results), time.perf_counter() - started)
 
@@ -136,3 +136,10 @@ def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
     them loses only runs in progress."""
     for process in list(getattr(pool, "_processes", {}).values()):
         process.kill()
+    # A worker killed while sending its result leaves the pool's manager thread waiting
+    # for the rest of the message, and the interpreter would wait for that thread at exit.
+    # With our end of the result pipe closed too, the dead workers' ends are the last: the
+    # manager reads end-of-file, calls the pool broken and ends.
+    queue = getattr(pool, "_result_queue", None)
+    if queue is not None:
+        queue._writer.close()

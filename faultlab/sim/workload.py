@@ -78,6 +78,15 @@ class OpGenerator:
         """The next client op (f, value); `n` counts ops generated so far in this run."""
         raise NotImplementedError
 
+    def pick(self, mix: tuple[tuple[str, int], ...]) -> str:
+        """An op name drawn from (name, weight) pairs, by weight."""
+        r = self.rng.randrange(sum(weight for _, weight in mix))
+        for name, weight in mix:
+            if r < weight:
+                return name
+            r -= weight
+        return mix[-1][0]
+
     def node_for(self, f: str, value: Any, members: tuple[str, ...]) -> str | None:
         """The member this op must go to, or None for the client's usual node."""
         return None

@@ -19,17 +19,10 @@ class ChordOps(OpGenerator):
                  slots: tuple[str, ...]) -> None:
         super().__init__(workload, config, rng)
         self.mix = workload.mix or MIX
-        self.total = sum(w for _, w in self.mix)
         self.slot_ids = sorted(ring_id(n, config["m"]) for n in slots)
 
     def next_op(self, n: int) -> tuple[str, Any]:
-        r = self.rng.randrange(self.total)
-        f = self.mix[-1][0]
-        for name, weight in self.mix:
-            if r < weight:
-                f = name
-                break
-            r -= weight
+        f = self.pick(self.mix)
         key = self.rng.randrange(self.workload.keys)
         if f == "lookup":
             if self.rng.random() < 0.5:

@@ -18,18 +18,11 @@ class RaftOps(OpGenerator):
     def __init__(self, workload: Workload, config: dict, rng: random.Random) -> None:
         super().__init__(workload, config, rng)
         self.mix = workload.mix or self.MIX
-        self.total = sum(w for _, w in self.mix)
         self.recent: dict[int, list[str]] = {}  # key -> the last values it should have
 
     def next_op(self, n: int) -> tuple[str, Any]:
         rng = self.rng
-        r = rng.randrange(self.total)
-        f = self.mix[-1][0]
-        for name, w in self.mix:
-            if r < w:
-                f = name
-                break
-            r -= w
+        f = self.pick(self.mix)
         key = rng.randrange(self.workload.keys)
         if f == "get":
             return "get", [key, None]

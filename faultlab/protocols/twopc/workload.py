@@ -25,31 +25,22 @@ class TxnOps(OpGenerator):
         super().__init__(workload, config, rng)
         self.kind = config["workload"]
         self.mix = workload.mix or MIXES[self.kind]
-        self.total = sum(w for _, w in self.mix)
         self.keys = config["keys"]
         self.written: dict[int, int] = {}  # key -> values written to it so far
         coordinators = config["nodes"] - config["participants"]
         self.coordinators = tuple(f"c{i}" for i in range(1, coordinators + 1))
         self.routed = 0
 
-    def _pick(self) -> str:
-        r = self.rng.randrange(self.total)
-        for name, weight in self.mix:
-            if r < weight:
-                return name
-            r -= weight
-        return self.mix[-1][0]
-
     def next_op(self, n: int) -> tuple[str, Any]:
         rng = self.rng
         if self.kind == "bank":
-            if self._pick() == "read":
+            if self.pick(self.mix) == "read":
                 return "read", None
             a, b = rng.sample(range(self.keys), 2) if self.keys > 1 else (0, 0)
             return "transfer", {"from": a, "to": b, "amount": rng.randint(1, 20)}
         mops = []
         for _ in range(rng.randint(1, self.config["txn_length"])):
-            f, k = self._pick(), rng.randrange(self.keys)
+            f, k = self.pick(self.mix), rng.randrange(self.keys)
             if f == "r":
                 mops.append(["r", k, None])
             else:
