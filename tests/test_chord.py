@@ -116,14 +116,16 @@ def test_each_bug_is_found_by_its_check_in_a_run_the_correct_protocol_passes(bug
 
 
 def test_the_benign_control_changes_hops_only():
+    """finger-off-by-one: no check flags it on 500 seeds, and lookups take other routes."""
     hops = {}
-    for bug in ((), ("finger-off-by-one",)):
+    for bug, seeds in (((), 30), (("finger-off-by-one",), 500)):
         total = answered = 0
-        for seed in range(30):
+        for seed in range(seeds):
             result = run(RunSpec("chord", seed=seed, bugs=bug))
             assert not result.failed, (bug, seed, [v.explanation for v in result.failed])
-            total += result.stats.get("lookup hops", 0)
-            answered += result.stats.get("lookups answered", 0)
+            if seed < 30:
+                total += result.stats.get("lookup hops", 0)
+                answered += result.stats.get("lookups answered", 0)
         hops[bug] = total / answered
     assert hops[()] != hops[("finger-off-by-one",)]
 

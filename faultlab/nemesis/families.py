@@ -45,11 +45,9 @@ class ChurnLimits:
     `min_members`: never fewer members (exempt nodes not counted). `max_joining` and
     `max_leaving`: joins and leaves in progress at once (a join lasts `join_us`, a leave
     hands over for `handoff_us`).
-    `may_remove(members, node)`: the protocol's own precondition for `node` leaving or
-    failing (e.g. Chord's "never fail a node's last live successor"); None allows any.
-    `repair_us`: after a member fails, no other may fail for this long (the time the
-    protocol needs to repair its structure around a failure; a graceful leave hands over,
-    and is limited by `max_leaving` only).
+    `may_remove(members, node)`: the protocol's own precondition, on the membership
+    alone, for `node` leaving or failing; None allows any. (One on the live state is the
+    protocol's `may_depart`, asked when the fault strikes.)
     """
 
     min_members: int = 1
@@ -58,7 +56,6 @@ class ChurnLimits:
     join_us: tuple[int, int] = (100_000, 500_000)
     handoff_us: tuple[int, int] = (20_000, 200_000)
     may_remove: Callable[[frozenset[str], str], bool] | None = None
-    repair_us: int = 0
 
 
 class Draw:
@@ -82,7 +79,6 @@ class Draw:
         self.spares = {s for s in slots if s not in self.members and s not in exempt}
         self._joins: list[int] = []   # end times of joins in progress
         self._leaves: list[int] = []  # end times of hand-offs in progress
-        self._failed_at: int | None = None  # when a member last failed
 
     # ---- what families draw -------------------------------------------------------------
 
@@ -122,8 +118,6 @@ class Draw:
             self._joins.append(fault.end)
         elif fault.kind in ("leave", "fail"):
             self.members.difference_update(fault.targets)
-            if fault.kind == "fail":
-                self._failed_at = fault.time
             if fault.kind == "leave":
                 self._leaves.append(fault.end)
 
@@ -133,14 +127,10 @@ class Draw:
     def leaves_in_progress(self) -> int:
         return sum(1 for end in self._leaves if end > self.t)
 
-    def removable(self, failing: bool = False) -> list[str]:
-        """Members that may leave (or, `failing`, fail) now without breaking the churn
-        limits."""
+    def removable(self) -> list[str]:
+        """Members that may leave or fail now without breaking the churn limits."""
         churn = self.churn
         if churn is None or len(self.nodes) <= churn.min_members:
-            return []
-        if failing and self._failed_at is not None \
-                and self.t - self._failed_at < churn.repair_us:
             return []
         members = frozenset(self.members)
         return [n for n in self.nodes
@@ -356,9 +346,9 @@ def churn(d: Draw) -> list[Fault]:
     if d.spares and d.joins_in_progress() < limits.max_joining:
         choices.append("join")
     removable = d.removable()
-    if removable and d.leaves_in_progress() < limits.max_leaving:
-        choices.append("leave")
-    if d.removable(failing=True):
+    if removable:
+        if d.leaves_in_progress() < limits.max_leaving:
+            choices.append("leave")
         choices.append("fail")
     if not choices:
         return []
@@ -367,7 +357,7 @@ def churn(d: Draw) -> list[Fault]:
         return [d.fault("join", (d.rng.choice(sorted(d.spares)),), d.duration(*limits.join_us))]
     if kind == "leave":
         return [d.fault("leave", (d.rng.choice(removable),), d.duration(*limits.handoff_us))]
-    return [d.fault("fail", (d.rng.choice(d.removable(failing=True)),), 0)]
+    return [d.fault("fail", (d.rng.choice(removable),), 0)]
 
 
 @family("replace", general=False, needs="churn")
@@ -375,7 +365,7 @@ def replace(d: Draw) -> list[Fault]:
     """A member fails for good and a spare joins 0-100 ms later, as an operator or an
     autoscaler replaces a dead machine: the join meets the failure's aftermath, successor
     lists and lookups that do not know yet."""
-    failing = d.removable(failing=True)
+    failing = d.removable()
     if not failing or not d.spares or d.joins_in_progress() >= d.churn.max_joining:
         return []
     dead = d.rng.choice(failing)
