@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from faultlab.cli.sigterm import Terminated, on_sigterm
 from faultlab.errors import FaultlabError, one_line
 
 EXIT_BAD_INPUT = 3
@@ -43,24 +44,16 @@ def cli() -> None:
     """Find bugs in distributed protocols with deterministic simulation and fault injection."""
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: the work in hand stops and cleans up."""
-
-
-def _on_sigterm(signum, frame):
-    raise _Terminated
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: maps bad input to a one-line error and exit code 3, and an
     interrupt to a clean stop."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         code = cli.main(args=argv, prog_name="faultlab", standalone_mode=False,
                         obj={"argv": argv})
     except (KeyboardInterrupt, click.exceptions.Abort) as e:
-        terminated = isinstance(e, _Terminated) or isinstance(e.__context__, _Terminated)
+        terminated = isinstance(e, Terminated) or isinstance(e.__context__, Terminated)
         click.echo("terminated" if terminated else "interrupted", err=True)
         sys.exit(143 if terminated else 130)
     except click.ClickException as e:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from faultlab.cli.console import EXIT_FAILED, EXIT_OK, console
 from faultlab.cli.options import build_spec, check_seeds, dask_executor, run_options
+from faultlab.cli.sigterm import stop_if_terminated
 from faultlab.errors import FaultlabError
 
 
@@ -53,6 +54,7 @@ def run_cmd(protocol, bugs, config_items, faults, no_swarm, heal_at, runs, first
         task = progress.add_task(label, total=runs, failed=0)
 
         def on_result(r):
+            stop_if_terminated()
             if r.failed:
                 try:
                     saved[r.seed] = save_bundle(r.bundle, run_dir)

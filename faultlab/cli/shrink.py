@@ -11,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from faultlab.cli.console import EXIT_FAILED, console
+from faultlab.cli.sigterm import stop_if_terminated
 from faultlab.errors import FaultlabError
 
 
@@ -46,6 +47,7 @@ def shrink_cmd(bundle, out, max_attempts):
 
         def on_attempt(n, ok):
             nonlocal kept
+            stop_if_terminated()
             kept += ok
             progress.update(task, n=n, kept=kept)
 
