@@ -37,17 +37,9 @@ M = 32  # identifier bits: no two of 4,096 slot names collide
 
 
 def _lookups(history, since: int = 0) -> list[tuple[int, object]]:
-    """(point, completion) for every lookup invoked at or after `since`."""
-    out, open_ = [], {}
-    for op in history:
-        if op.f != "lookup":
-            continue
-        if op.type == "invoke":
-            if op.time >= since:
-                open_[op.process] = op
-        elif op.process in open_:
-            out.append((open_.pop(op.process).value, op))
-    return out
+    """(point, completion) for every lookup invoked at or after `since` that completed."""
+    return [(o.invoke.value, o.complete) for o in history.operations()
+            if o.f == "lookup" and o.invoke.time >= since and o.complete is not None]
 
 
 def path_length(n: int, seed: int = 1) -> dict:

@@ -107,6 +107,11 @@ class History(Sequence[Op]):
                     result[i] = Operation(result[i].invoke, op)
         return result
 
+    def completions(self) -> dict[int, Op]:
+        """The op that completed each invocation, by the invocation's index."""
+        return {o.invoke.index: o.complete for o in self.operations()
+                if o.complete is not None}
+
     def reindexed(self) -> History:
         """The same ops with `index` set to their position."""
         return History(attrs.evolve(op, index=i) for i, op in enumerate(self.ops))

@@ -59,14 +59,11 @@ def lookups_correct(record: RunRecord) -> Verdict:
     ring = final_ring(record)
     order = ring.order()
     points = [ring.ids[n] for n in order]
-    history = record.history
     since = _quiet(record)
     judged = 0
-    for op in history:
-        if op.type != "invoke" or op.f != "lookup" or op.time < since or not order:
-            continue
-        done = _completion(history, op)
-        if done is None:
+    for o in record.history.operations():
+        op, done = o.invoke, o.complete
+        if op.f != "lookup" or op.time < since or done is None or not order:
             continue
         judged += 1
         owner = _owner(order, points, op.value)
@@ -90,17 +87,12 @@ def no_lost_puts(record: RunRecord) -> Verdict:
     """Every put, and every get once the ring is quiet, is linearizable per key: a get
     after the heal never misses an acknowledged put (nor returns a value never put)."""
     since = _quiet(record)
-    keep, open_ = [], set()
     as_register = {"put": "write", "get": "read"}
-    for op in record.history:
-        if op.type == "invoke" and (op.f == "put" or (op.f == "get" and op.time >= since)):
-            open_.add(op.process)
-        elif op.type == "invoke" or op.process not in open_:
-            continue
-        else:
-            open_.discard(op.process)
-        keep.append(attrs.evolve(op, f=as_register[op.f]))
-    history = History(keep)
+    kept = sorted((op for o in record.history.operations()
+                   if o.f == "put" or (o.f == "get" and o.invoke.time >= since)
+                   for op in (o.invoke, o.complete) if op is not None),
+                  key=lambda op: op.index)
+    history = History(attrs.evolve(op, f=as_register[op.f]) for op in kept)
     model = get_model("register", independent=True)
     verdict = check_linearizable(history, model, time_limit=LINEARIZABILITY_LIMIT_S, jobs=1)
     text = verdict.explanation
@@ -144,9 +136,3 @@ def replicas_after_heal(record: RunRecord) -> Verdict:
     return Verdict("replicas-after-heal", True, f"{len(last_read)} keys each on at least "
                    f"{need} members")
 
-
-def _completion(history, invoke):
-    for op in history.ops[invoke.index + 1:]:
-        if op.process == invoke.process:
-            return op
-    return None

@@ -134,6 +134,7 @@ def fault_free_commits(record: RunRecord) -> Verdict:
     """AC4: a transaction every participant voted yes on commits when no fault struck
     between its invocation and its end."""
     windows = _fault_windows(record)
+    completions: list[dict] = []  # built on first need: most runs have no candidate
 
     def find(logs: Logs, txn: int):
         votes = logs.votes.get(txn, {})
@@ -143,10 +144,14 @@ def fault_free_commits(record: RunRecord) -> Verdict:
         if set(votes) != logs.participants(txn) or not outcomes:
             return None
         op = logs.op(txn)
-        end = _completion_time(record, op)
-        if op is None or end is None:
+        if op is None:
             return None
-        if any(lo <= end and op.time <= hi for lo, hi in windows):
+        if not completions:
+            completions.append(record.history.completions())
+        done = completions[0].get(op.index)
+        if done is None:
+            return None
+        if any(lo <= done.time and op.time <= hi for lo, hi in windows):
             return None
         return "aborted though every participant voted yes and no fault struck"
     return _judge("fault-free-commits", record, find)
@@ -186,11 +191,3 @@ def _fault_windows(record: RunRecord) -> list[tuple[int, int]]:
     windows.extend((t, record.heal_at) for t in starts.values())
     return windows
 
-
-def _completion_time(record: RunRecord, invoke):
-    if invoke is None:
-        return None
-    for op in record.history.ops[invoke.index + 1:]:
-        if op.process == invoke.process:
-            return op.time
-    return None
