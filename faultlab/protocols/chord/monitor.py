@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from faultlab.protocols.chord.invariants import Snapshot, predecessor_moved_back
+from faultlab.protocols.chord.store import stored_keys
 from faultlab.protocols.common.ring import ring_ids
 
 if TYPE_CHECKING:
@@ -89,8 +90,7 @@ def _store(sim: Simulator, name: str) -> dict:
     node = sim.nodes[name]
     if node is not None:
         return node.store
-    disk = sim.disks[name]
-    return {int(k[2:]): disk.get(k) for k in disk.keys() if k.startswith("k:")}
+    return stored_keys(sim.disks[name])
 
 
 def snapshot(sim: Simulator, m: int, r: int) -> Snapshot:

@@ -24,7 +24,7 @@ import bisect
 import functools
 from typing import Any
 
-from faultlab.protocols.chord.store import KeyValueStore
+from faultlab.protocols.chord.store import KeyValueStore, stored_keys
 from faultlab.protocols.common.ring import between, between_right, ring_id, ring_ids
 from faultlab.sim.node import Node, canonical
 
@@ -60,7 +60,7 @@ class ChordNode(KeyValueStore, Node):
         if saved is not None:
             self.joined, succ, self.pred = saved
             self.succ = list(succ)
-        self.store = {int(k[2:]): disk.get(k) for k in disk.keys() if k.startswith("k:")}
+        self.store = stored_keys(disk)
         self._boot()
         if not self.joined:  # it crashed while joining: join again, through any node
             self.contact = next(n for n in self.ctx.nodes if n != self.ctx.name)

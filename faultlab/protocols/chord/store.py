@@ -154,6 +154,11 @@ class KeyValueStore:
             self._send_until_acked(src, ("keys", items, False))
 
 
+def stored_keys(disk) -> dict:
+    """The key-value pairs a node's disk holds (what a restart reads back)."""
+    return {int(k[2:]): disk.get(k) for k in disk.keys() if k.startswith("k:")}
+
+
 def key_id(key, m: int) -> int:
     """Where a key lies on the ring."""
     return ring_id(f"key:{key}", m)
