@@ -54,7 +54,9 @@ class ChordMonitor:
         if found is None:
             return None
         self.__name__, problem = found
-        return f"{problem}; the members now: {now.describe()}"
+        joining = [n for n in sim.member_list() if n not in now.pointers]
+        also = f"; {' '.join(joining)} still joining" if joining else ""
+        return f"{problem}; the members now: {now.describe()}{also}"
 
 
 def why_not_depart(sim: Simulator, node: str, m: int, r: int) -> str | None:
