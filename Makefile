@@ -16,7 +16,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
+# Bytecode is compiled here because PYTHONDONTWRITEBYTECODE (set on some machines) would
+# otherwise make every command compile its modules again: 30 ms of a 0.1 s `faultlab check`.
 venv: $(BIN)/.installed
+	$(BIN)/python -m compileall -q faultlab
 
 run: venv
 	$(BIN)/faultlab run raft --runs 250 --jobs 2

@@ -142,8 +142,13 @@ def _read_lines(lines: Iterable[tuple[int, str]], format: str,
         (_read_knossos if format == "knossos-edn" else _read_json)(text, first, builder)
     else:
         read_line = _LINE_READERS[format]
+        fast = _FAST_SHAPES.get(format)
+        builder.carry_values = format == "etcd-log"
         for lineno, text in lines:
-            if text.strip() and not text.lstrip().startswith(";"):
+            m = fast.match(text) if fast else None
+            if m is not None:  # most lines of a row format, read here to save calls
+                _add_simple_row(m.groups(), lineno, builder)
+            elif text.strip() and not text.lstrip().startswith(";"):
                 read_line(text, lineno, builder)
     return builder.finish(format)
 
@@ -203,13 +208,14 @@ class _Builder:
 
     def add(self, type: str, process, f: str, value, line: int, time=None, index=None,
             node=None, error=None) -> None:
-        if not isinstance(process, int) or isinstance(process, bool):
+        if process.__class__ is not int:  # (`type` is the op's; bool is refused too)
             if isinstance(process, str):  # :nemesis and other non-client processes
                 self.skipped += 1
                 return
             self.fail(f"process must be an integer or a name, got {_shown(process)}", line)
+        open_ = self.open
         if type == INVOKE:
-            if process in self.open:
+            if process in open_:
                 self.fail(f"process {process} invokes while its op from line "
                           f"{self.open[process][1]} is still open", line)
             if process in self.retired:
@@ -217,7 +223,7 @@ class _Builder:
                           f"{self.retired[process]}; Jepsen never reuses a process after "
                           "info", line)
         else:
-            invoke = self.open.pop(process, None)
+            invoke = open_.pop(process, None)
             if invoke is None:
                 if type == INFO:
                     self.lone_infos.append(line)
@@ -233,10 +239,9 @@ class _Builder:
                     value = inv.value
             if type == INFO:
                 self.retired[process] = line
-        op = Op(index=line if index is None else index, type=type, process=process, f=f,
-                value=value, time=time, node=node, error=error)
+        op = Op(line if index is None else index, type, process, f, value, time, node, error)
         if type == INVOKE:
-            self.open[process] = (op, line)
+            open_[process] = (op, line)
         self.ops.append(op)
         self.lines.append(line)
 
@@ -305,21 +310,8 @@ def _read_kv_line(text: str, line: int, b: _Builder) -> None:
 
 
 def _read_row(text: str, line: int, b: _Builder, *, log: bool) -> None:
-    """A history.txt row, or a Jepsen log line (`log`), holding one op."""
-    m = (_FAST_LOG if log else _FAST_ROW).match(text)
-    if m is not None:  # the common shape: an integer process and a simple value
-        process_s, kind, f, value_s = m.groups()
-        if value_s == "nil":
-            value = None
-        elif value_s[0] == "[":
-            value = [int(x) for x in value_s[1:-1].split()]
-        elif value_s[0] == ":":
-            value = edn._scalar(value_s)
-        else:
-            value = int(value_s)
-        b.add(_TYPE_NAMES[kind], int(process_s), _NAMES.get(f) or _NAMES.setdefault(f, f),
-              value, line)
-        return
+    """A history.txt row, or a Jepsen log line (`log`), holding one op in a shape the
+    fast pattern (_FAST_SHAPES) did not take."""
     if log:
         m = _LOG_LINE.match(text)
         if m is None:
@@ -369,12 +361,27 @@ def _value_and_error(rest: str, line: int, b: _Builder):
     return value, error
 
 
+def _add_simple_row(groups: tuple[str, ...], line: int, b: _Builder) -> None:
+    """The common row shape, matched by _FAST_SHAPES: an integer process and a simple
+    value."""
+    process_s, kind, f, value_s = groups
+    if value_s == "nil":
+        value = None
+    elif value_s[0] == "[":
+        value = [int(x) for x in value_s[1:-1].split()]
+    elif value_s[0] == ":":
+        value = edn._scalar(value_s)
+    else:
+        value = int(value_s)
+    b.add(_TYPE_NAMES[kind], int(process_s), _NAMES.get(f) or _NAMES.setdefault(f, f),
+          value, line)
+
+
 def _read_history_txt(text, line, b):
     _read_row(text, line, b, log=False)
 
 
 def _read_etcd_line(text, line, b):
-    b.carry_values = True
     _read_row(text, line, b, log=True)
 
 
@@ -387,6 +394,7 @@ def _read_jsonl(text: str, line: int, b: _Builder) -> None:
     _from_map(_json(text, b, line), line, b)
 
 
+_FAST_SHAPES = {"history-txt": _FAST_ROW, "etcd-log": _FAST_LOG, "jepsen-log": _FAST_LOG}
 _LINE_READERS = {
     "jepsen-edn": _read_jepsen_line,
     "kv-log": _read_kv_line,
