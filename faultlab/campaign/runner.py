@@ -158,6 +158,9 @@ def run(spec) -> RunResult:
         verdicts = [Verdict(sim.violated_check, False, problem, time=sim.time)]
     else:
         verdicts = judge(protocol, record)
+    for v in verdicts:  # measures (stale reads, lost writes) join the run's statistics
+        for stat, n in v.anomalies.get("measured", {}).items():
+            record.stats[stat] = record.stats.get(stat, 0) + n
     return RunResult(
         spec=attrs.evolve(spec, schedule=prep.schedule),
         history=history,

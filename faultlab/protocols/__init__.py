@@ -12,6 +12,7 @@ PROTOCOLS: dict[str, str] = {
     "raft": "faultlab.protocols.raft.protocol:Raft",
     "chord": "faultlab.protocols.chord.protocol:Chord",
     "twopc": "faultlab.protocols.twopc.protocol:TwoPhaseCommit",
+    "dynamo": "faultlab.protocols.dynamo.protocol:Dynamo",
 }
 
 

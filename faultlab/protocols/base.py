@@ -56,7 +56,9 @@ class Setting:
 class Check:
     """One property a run is judged by. `category` is "invariant" (checked after every step by
     the protocol's monitor, which names the property when it breaks), "history" (judged on
-    the recorded run by `function`), "liveness", or "run" (the harness's own)."""
+    the recorded run by `function`), "liveness", "run" (the harness's own) or "measure" (a
+    figure, never a failure: the counts in its verdict's `anomalies["measured"]` are added
+    to the run's statistics)."""
 
     name: str
     description: str

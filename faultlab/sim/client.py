@@ -65,7 +65,8 @@ class Clients:
             self.sim.at(self._think(), f"client {thread.index} wakes", self._invoke_next,
                         thread)
         if self.final_ops:
-            self.sim.at(final_at, "final ops begin", self._invoke_final, self.final)
+            self.sim.at(final_at + self.ops.quiet_before_final_us, "final ops begin",
+                        self._invoke_final, self.final)
 
     def history(self) -> History:
         return History(self.history_ops)

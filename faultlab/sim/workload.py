@@ -69,6 +69,10 @@ class OpGenerator:
     run from the workload, the protocol config and the run's workload stream, so it may keep
     state (e.g. the values a compare-and-set may expect)."""
 
+    # A quiet period between the end of the workload and the final ops, for protocols whose
+    # final ops observe what background repair (anti-entropy, handoff) has converged to.
+    quiet_before_final_us = 0
+
     def __init__(self, workload: Workload, config: dict, rng: random.Random) -> None:
         self.workload = workload
         self.config = config

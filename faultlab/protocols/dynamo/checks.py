@@ -1,0 +1,264 @@
+"""How a Dynamo run is judged once it is over, on the history and the nodes' final states.
+
+Failures: an acknowledged add missing from the final audit (durability), an item a delete
+superseded coming back (deletes-hold), replicas that still differ after the quiet period
+(convergence), a stored sibling another one supersedes (sibling-causality), and in strict
+mode with R + W > N a read missing an acknowledged add (quorum-reads). Measured, never
+failed: stale reads and the paper's resurrections, Dynamo promising neither.
+"""
+from __future__ import annotations
+
+import attrs
+
+from faultlab.checkers.verdict import Verdict
+from faultlab.histories import History
+from faultlab.histories.record import RunRecord
+from faultlab.protocols.common.vclock import Version, counter, descends, reconcile
+from faultlab.protocols.dynamo.preference import Ring
+
+MEMBERSHIP = ("join", "leave", "fail")
+
+
+@attrs.frozen
+class Cart:
+    """The ops on one cart: adds (invocation, completion), removes and clears."""
+
+    adds: list = attrs.field(factory=list)
+    removes: dict = attrs.field(factory=dict)  # item -> [(invoke, completion)]
+    clears: list = attrs.field(factory=list)
+    gets: list = attrs.field(factory=list)
+
+
+def carts(history: History) -> tuple[dict[int, Cart], dict[int, tuple]]:
+    """The ops of each cart, and the last successful audit of each (invoke, completion)."""
+    out: dict[int, Cart] = {}
+    audits: dict[int, tuple] = {}
+    for o in history.operations():
+        op, done = o.invoke, o.complete
+        key = op.value[0]
+        cart = out.setdefault(key, Cart())
+        pair = (op, done)
+        if op.f == "add":
+            cart.adds.append(pair)
+        elif op.f == "remove":
+            cart.removes.setdefault(op.value[1], []).append(pair)
+        elif op.f == "clear":
+            cart.clears.append(pair)
+        elif op.f == "get":
+            cart.gets.append(pair)
+        elif op.f == "audit" and done is not None and done.type == "ok":
+            audits[key] = pair
+    return out, audits
+
+
+def _ok(done) -> bool:
+    return done is not None and done.type == "ok"
+
+
+def _may_remove(cart: Cart, item, since: int, until: float) -> bool:
+    """Whether a remove of `item` or a clear of the cart may have taken effect between
+    `since` and `until` (invoked before `until`, not completed before `since`)."""
+    for op, done in [*cart.removes.get(item, []), *cart.clears]:
+        if op.time < until and (done is None or done.time >= since):
+            return True
+    return False
+
+
+def _audited(audit) -> list[Version]:
+    return [Version.from_data(d) for d in audit[1].value[1]]
+
+
+def durability(record: RunRecord) -> Verdict:
+    """Every acknowledged add is in the final audit of its cart, unless a remove of it or
+    a clear of the cart may have taken it out."""
+    by_cart, audits = carts(record.history)
+    lost, acked = [], 0
+    for key, cart in sorted(by_cart.items()):
+        if not cart.adds:
+            continue
+        audit = audits.get(key)
+        if audit is None:
+            return Verdict("durability", False, f"no audit of cart {key} succeeded after "
+                           "the heal", {"cart": key})
+        items = set()
+        for v in _audited(audit):
+            items |= set(v.value or ())
+        for op, done in cart.adds:
+            if not _ok(done) or _may_remove(cart, op.value[1], op.time, float("inf")):
+                continue
+            acked += 1
+            if op.value[1] not in items:
+                lost.append((op, done))
+    if lost:
+        op, done = lost[0]
+        share = len(lost) / acked
+        return Verdict("durability", False,
+                       f"{len(lost)} of {acked} acknowledged adds are missing from the final "
+                       f"audit ({share:.0%}); first: op {op.index} added item {op.value[1]} "
+                       f"to cart {op.value[0]}, acknowledged by {done.node} at "
+                       f"t={done.time / 1e6:.3f}s",
+                       {"lost": len(lost), "acknowledged": acked,
+                        "measured": {"lost-adds": len(lost), "acknowledged-adds": acked}},
+                       ops=tuple(o.index for o, _ in lost[:20]), time=done.time)
+    return Verdict("durability", True, f"all {acked} acknowledged adds survive",
+                   {"measured": {"acknowledged-adds": acked}})
+
+
+def deletes_hold(record: RunRecord) -> Verdict:
+    """No item comes back in a version that an acknowledged remove or clear superseded.
+    (An item in a version concurrent with the delete is the paper's resurrection: counted,
+    not failed.)"""
+    if record.config["resolution"] == "lww":
+        return Verdict("deletes-hold", True, "not judged under last-write-wins")
+    dotted = record.config["clocks"] == "dotted"
+    by_cart, audits = carts(record.history)
+    resurrected = 0
+    for key, audit in sorted(audits.items()):
+        cart = by_cart[key]
+        acked = {op.value[1]: done.time for op, done in cart.adds if _ok(done)}
+        for v in _audited(audit):
+            for item in sorted(v.value or ()):
+                for op, done in [*cart.removes.get(item, []), *cart.clears]:
+                    if not _ok(done):
+                        continue
+                    clock = tuple((a, n, 0) for a, n in done.value[2])
+                    covered = (counter(clock, v.dot[0]) >= v.dot[1] if dotted
+                               else descends(clock, v.clock))
+                    if covered:
+                        return Verdict(
+                            "deletes-hold", False,
+                            f"item {item} of cart {key} came back in version "
+                            f"{v.dot[0]}:{v.dot[1]}, which op {op.index}'s {op.f} "
+                            f"(acknowledged by {done.node} at t={done.time / 1e6:.3f}s) "
+                            "had superseded", {"cart": key, "item": item},
+                            ops=(op.index, audit[0].index), time=done.time)
+                    if op.time > acked.get(item, float("inf")):  # it had been there
+                        resurrected += 1
+                        break
+    return Verdict("deletes-hold", True, f"{resurrected} removed items back in concurrent "
+                   "versions (the paper's resurrection)",
+                   {"measured": {"resurrected-items": resurrected}})
+
+
+def final_ring(record: RunRecord) -> Ring:
+    return Ring([n for n in record.members if record.states.get(n) is not None],
+                record.config["tokens"])
+
+
+def _stores(record: RunRecord) -> dict[str, dict]:
+    out = {}
+    for name, state in record.states.items():
+        if state is not None:
+            out[name] = dict(dict(state)["store"])
+    return out
+
+
+def convergence(record: RunRecord) -> Verdict:
+    """After the heal and the quiet period, every owner of every key holds the same
+    siblings, and no hint is left undelivered."""
+    ring, stores = final_ring(record), _stores(record)
+    n = record.config["n"]
+    for name, state in sorted(record.states.items()):
+        if state is not None and dict(state)["hints"]:
+            owner, key = dict(state)["hints"][0]
+            return Verdict("convergence", False, f"{name} still holds a hint for {owner} "
+                           f"(cart {key}) at the end", {"node": name, "cart": key})
+    keys = sorted({k for store in stores.values() for k in store})
+    for key in keys:
+        owners = ring.owners(key, n)
+        copies = {o: _live(stores.get(o, {}).get(key, ())) for o in owners}
+        if len(set(copies.values())) > 1:
+            shown = "; ".join(f"{o} {_describe(c)}" for o, c in copies.items())
+            return Verdict("convergence", False, f"the owners of cart {key} still differ "
+                           f"at the end: {shown}", {"cart": key})
+    return Verdict("convergence", True, f"the owners of all {len(keys)} carts agree")
+
+
+def _live(siblings) -> tuple:
+    """A key's siblings, or nothing when all are tombstones (a reaped key reads the same)."""
+    return siblings if any(dict(v[1])["value"] is not None for v in siblings) else ()
+
+
+def _describe(siblings) -> str:
+    if not siblings:
+        return "nothing"
+    parts = []
+    for v in siblings:
+        fields = dict(v[1])
+        dot, value = fields["dot"], fields["value"]
+        parts.append(f"{dot[0]}:{dot[1]}={'tombstone' if value is None else list(value)}")
+    return "[" + ", ".join(parts) + "]"
+
+
+def sibling_causality(record: RunRecord) -> Verdict:
+    """No node stores a sibling another of its siblings supersedes."""
+    dotted = record.config["clocks"] == "dotted"
+    for name, store in sorted(_stores(record).items()):
+        for key, siblings in sorted(store.items()):
+            versions = [_version(v) for v in siblings]
+            kept = reconcile(versions, dotted)
+            if record.config["resolution"] != "lww" and len(kept) != len(versions):
+                gone = [v for v in versions if v not in kept][0]
+                return Verdict("sibling-causality", False,
+                               f"{name} keeps version {gone.dot[0]}:{gone.dot[1]} of cart "
+                               f"{key} beside a sibling that supersedes it",
+                               {"node": name, "cart": key})
+    return Verdict("sibling-causality", True, "no stored sibling is superseded")
+
+
+def _version(state) -> Version:
+    """A Version back from its canonical state form."""
+    fields = dict(state[1])
+    value = fields["value"]
+    return Version(tuple(fields["dot"]), tuple(tuple(e) for e in fields["clock"]),
+                   frozenset(value) if isinstance(value, tuple) else value, fields["stamp"])
+
+
+def stale_reads(record: RunRecord) -> Verdict:
+    """The share of gets that missed an add acknowledged before they began: measured."""
+    return _stale_gets(record)[0]
+
+
+def quorum_reads(record: RunRecord) -> Verdict:
+    """In strict mode with R + W > N, and no membership change within a second, a get
+    that missed an add acknowledged before it began is a failure."""
+    return _stale_gets(record)[1]
+
+
+def _stale_gets(record: RunRecord) -> tuple[Verdict, Verdict]:
+    """Gets that missed an add acknowledged before they began (and not removed since):
+    the measure, and the strict-quorum verdict."""
+    cfg = record.config
+    promised = cfg["quorum"] == "strict" and cfg["r"] + cfg["w"] > cfg["n"]
+    changes = sorted(f["time"] for f in record.faults
+                     if f["phase"] == "start" and f["text"].split()[0] in MEMBERSHIP)
+    by_cart, _ = carts(record.history)
+    stale = judged = 0
+    failure = None
+    for key, cart in sorted(by_cart.items()):
+        acked = [(done.time, op) for op, done in cart.adds if _ok(done)]
+        for op, done in cart.gets:
+            if not _ok(done):
+                continue
+            judged += 1
+            seen = set(done.value[1])
+            missed = [a for t, a in acked if t < op.time and a.value[1] not in seen
+                      and not _may_remove(cart, a.value[1], a.time, done.time)]
+            if not missed:
+                continue
+            stale += 1
+            calm = not any(missed[0].time - 1_000_000 <= t <= done.time for t in changes)
+            if promised and calm and failure is None:
+                failure = Verdict(
+                    "quorum-reads", False,
+                    f"op {op.index}: the get of cart {key} missed item {missed[0].value[1]}, "
+                    f"whose add (op {missed[0].index}) was acknowledged before it began, "
+                    f"though R + W > N in strict mode", {"cart": key},
+                    ops=(missed[0].index, op.index), time=done.time)
+    share = f"{stale / judged:.1%}" if judged else "no"
+    measured = Verdict("stale-reads", True, f"{share} stale gets ({stale} of {judged})",
+                       {"measured": {"stale-gets": stale, "gets": judged}})
+    quorum = failure or Verdict("quorum-reads", True, "every get saw the adds acknowledged "
+                                "before it" if promised else "not promised by this "
+                                "configuration")
+    return measured, quorum

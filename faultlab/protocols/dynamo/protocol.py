@@ -1,0 +1,123 @@
+"""Dynamo as the harness sees it: settings, planted bugs, checks, churn limits and the
+default nemesis."""
+from __future__ import annotations
+
+import random
+
+from faultlab.errors import FaultlabError
+from faultlab.nemesis.families import ChurnLimits
+from faultlab.nemesis.generator import NemesisConfig, general_families
+from faultlab.protocols.base import Check, Protocol, Setting
+from faultlab.protocols.common.vclock import reconcile
+from faultlab.protocols.dynamo import checks
+from faultlab.protocols.dynamo.node import DynamoNode
+from faultlab.protocols.dynamo.workload import CartOps
+from faultlab.sim.workload import Workload
+
+BUGS = {
+    "concurrent-as-descended": "vector clock comparison takes concurrent clocks as ordered, "
+                               "dropping a sibling",
+    "hinted-acks-in-strict": "strict quorum writes to fallback nodes and counts their acks "
+                             "towards W",
+    "drop-hint-before-ack": "a hint is deleted when it is sent, not when the owner "
+                            "acknowledges it",
+    "merkle-keys-only": "anti-entropy's Merkle trees hash the keys without their values",
+    "reap-tombstone-immediately": "tombstones are reaped at once, with no grace period",
+    "read-repair-fresh-clock": "read repair writes back the newest sibling under a new "
+                               "clock instead of the siblings with their own clocks",
+}
+
+
+class Dynamo(Protocol):
+    name = "dynamo"
+    summary = ("Dynamo's leaderless store: consistent hashing with virtual nodes, sloppy or "
+               "strict quorums, hinted handoff, vector clocks with siblings, read repair, "
+               "Merkle anti-entropy and gossip, running the paper's shopping cart")
+    settings = (
+        Setting("nodes", 7, "node slots (the rest of `initial` are spares that join)", 1,
+                64),
+        Setting("initial", 5, "members at the start", 1, 64),
+        Setting("n", 3, "replicas of each key (N)", 1, 16),
+        Setting("r", 2, "replies a read waits for (R)", 1, 16),
+        Setting("w", 2, "acknowledgements a write waits for (W), the coordinator's own "
+                "included", 1, 16),
+        Setting("quorum", "sloppy", "sloppy: the first N healthy nodes, with hints; "
+                "strict: the N owners only", choices=("sloppy", "strict")),
+        Setting("resolution", "siblings", "siblings: concurrent writes kept side by side; "
+                "lww: the latest timestamp wins", choices=("siblings", "lww")),
+        Setting("clocks", "dotted", "how siblings are ordered: dotted version vectors, or "
+                "the paper's plain vector clocks", choices=("dotted", "vector")),
+        Setting("tokens", 8, "virtual nodes per member", 1, 256),
+        Setting("prune_threshold", 10, "entries a vector clock keeps (the oldest go)", 1,
+                64),
+        Setting("gossip_us", 50_000, "period of membership gossip", 1_000, 60_000_000),
+        Setting("anti_entropy_us", 200_000, "period of Merkle anti-entropy", 1_000,
+                60_000_000),
+        Setting("handoff_us", 100_000, "period of hinted handoff", 1_000, 60_000_000),
+        Setting("rpc_timeout_us", 50_000, "wait for replicas before giving up", 1_000,
+                60_000_000),
+        Setting("tombstone_grace_us", 5_000_000, "age at which a tombstone is reaped; "
+                "every replica must see it by then", 0, 3_600_000_000),
+    )
+    bugs = BUGS
+    checks = (
+        Check("durability", "every acknowledged add is in the final audit of its cart "
+              "(unless a remove or clear may have taken it)", function=checks.durability),
+        Check("deletes-hold", "no item comes back in a version a delete superseded "
+              "(concurrent resurrections are counted, not failed)",
+              function=checks.deletes_hold),
+        Check("convergence", "after the heal and a quiet period every owner of a key holds "
+              "the same siblings and no hint is left", function=checks.convergence),
+        Check("sibling-causality", "no stored sibling is superseded by another",
+              function=checks.sibling_causality),
+        Check("quorum-reads", "strict quorum with R + W > N: every get sees the adds "
+              "acknowledged before it began (away from membership changes)",
+              function=checks.quorum_reads),
+        Check("stale-reads", "the share of gets that missed an acknowledged add (measured)",
+              "measure", function=checks.stale_reads),
+    )
+    default_workload = Workload(clients=6, think_us=20_000, timeout_us=500_000, keys=8)
+    churn = ChurnLimits(min_members=3, max_joining=1, max_leaving=1)
+    # Every general family, and churn and replacements: ranges move while faults strike.
+    default_nemesis = NemesisConfig(families=(*general_families(), "churn", "churn",
+                                              "replace"))
+
+    def check_config(self, config: dict) -> None:
+        for q in ("r", "w"):
+            if config[q] > config["n"]:
+                raise FaultlabError(f"protocol 'dynamo' config {q} ({config[q]}) must not "
+                                    f"exceed n ({config['n']})")
+        if config["n"] > config["initial"]:
+            raise FaultlabError(f"protocol 'dynamo' config n ({config['n']}) must not exceed "
+                                f"initial ({config['initial']}): each key needs n members")
+        self.churn = ChurnLimits(min_members=config["n"], max_joining=1, max_leaving=1)
+
+    def node_class(self):
+        return DynamoNode
+
+    def ops(self, config: dict, workload: Workload, rng: random.Random) -> CartOps:
+        return CartOps(workload, config, rng)
+
+    def may_depart(self, sim, node: str) -> str | None:
+        """A member may go only if every version it holds is also on another live member
+        that stays (a departure never takes the last copy of a write)."""
+        why = super().may_depart(sim, node)
+        if why is not None:
+            return why
+        going = sim.leaving | {node}
+        holder = sim.nodes.get(node)
+        if holder is None:
+            return None
+        dotted = sim.config["clocks"] == "dotted"
+        lww = sim.config["resolution"] == "lww"
+        others = [sim.nodes[n] for n in sim.member_list()
+                  if n not in going and sim.nodes.get(n) is not None and n in sim.up]
+        for key, siblings in sorted(holder.store.items()):
+            copies = [v for o in others for v in o.store.get(key, ())]
+            for v in siblings:
+                if v in copies or (any((c.stamp, c.dot) > (v.stamp, v.dot) for c in copies)
+                                   if lww else v not in reconcile([*copies, v], dotted)):
+                    continue
+                return f"{node} holds the only live copy of cart {key}'s version " \
+                       f"{v.dot[0]}:{v.dot[1]}"
+        return None
