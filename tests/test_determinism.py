@@ -51,8 +51,9 @@ def _in_subprocess(spec: RunSpec, hashseed: str) -> dict:
             config={"workload": "bank"}),                            # between steps
     RunSpec("twopc", seed=2, bugs=("release-read-locks-at-prepare",)),  # cycles found
     RunSpec("chord", seed=26),  # joins, leaves, failures and strikes on "joined"
+    RunSpec("dynamo", seed=17),  # churn, hints, anti-entropy's random peers
 ], ids=["primary-backup", "raft-triggers", "roster-membership", "twopc-events",
-        "twopc-cycles", "chord-churn"])
+        "twopc-cycles", "chord-churn", "dynamo-churn"])
 def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkeypatch):
     from roster import Roster
 
@@ -67,7 +68,7 @@ def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkey
     assert hashlib.sha256(dumps_history(here.history)).hexdigest() == a["history"]
     if spec.protocol in ("raft", "twopc", "chord"):
         assert any(f.trigger for f in here.spec.schedule.faults) and a["announcements"]
-    if spec.protocol in ("roster", "chord"):
+    if spec.protocol in ("roster", "chord", "dynamo"):
         kinds = {f.kind for f in here.spec.schedule.faults}
         assert kinds & {"join", "leave", "fail"}, kinds
 

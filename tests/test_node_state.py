@@ -70,7 +70,7 @@ def merged_states(protocol: str, bugs=(), seeds=range(3)) -> tuple[list, int]:
 
 @pytest.mark.parametrize("protocol, bugs", [("raft", ()), ("primary-backup", ()),
                                             ("raft", ("figure8",)), ("twopc", ()),
-                                            ("chord", ())])
+                                            ("chord", ()), ("dynamo", ())])
 def test_equal_states_mean_equal_nodes(protocol, bugs):
     merged, states = merged_states(protocol, bugs)
     assert not merged, merged[:3]

@@ -22,6 +22,7 @@ COMMANDS = {
     "check": "faultlab.cli.check:check_cmd",
     "protocols": "faultlab.cli.protocols:protocols_cmd",
     "faults": "faultlab.cli.faults:faults_cmd",
+    "quorum": "faultlab.cli.quorum:quorum_cmd",
 }
 
 

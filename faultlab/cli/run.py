@@ -75,9 +75,16 @@ def run_cmd(protocol, bugs, config_items, faults, no_swarm, heal_at, runs, first
             console.print(f"stopped after {len(done)} of {runs} runs; {len(saved)} bundles "
                           f"saved in {run_dir}/")
             raise
-    summary_path = write_summary(run_dir, _summary_doc(spec, command, result.results, saved,
-                                                       runs, wall_s=result.wall_s))
+    from faultlab.protocols import get_protocol
+
+    proto = get_protocol(spec.protocol)
+    promises = proto.promises(proto.resolve_config(spec.config))
+    summary_path = write_summary(run_dir, {**_summary_doc(spec, command, result.results, saved,
+                                                          runs, wall_s=result.wall_s),
+                                           "promises": promises})
     _print_summary(result, jobs)
+    for line in promises:
+        console.print(line, markup=False)
     console.print(f"summary: {summary_path}")
     if result.failures:
         first = result.failures[0]

@@ -147,6 +147,11 @@ class Protocol:
     def check_config(self, config: dict) -> None:
         """Rules between settings (raise FaultlabError naming them)."""
 
+    def promises(self, config: dict) -> list[str]:
+        """What this configuration promises, proved or refuted before any run (Dynamo's
+        quorum intersection), one line each for the campaign summary."""
+        return []
+
     def check_bugs(self, bugs) -> frozenset[str]:
         for bug in bugs:
             if bug not in self.bugs:

@@ -94,12 +94,16 @@ def obsolete(v: Version, by: Version, dotted: bool, concurrent_as_descended=Fals
     if v.dot == by.dot:
         return False
     if dotted:
-        return counter(by.clock, v.dot[0]) >= v.dot[1]
-    if concurrent_as_descended:
-        # BUG concurrent-as-descended: any two different clocks are taken as ordered, the
-        # newer stamp winning, so a concurrent sibling is dropped
-        return by.clock != v.clock and (by.stamp, by.dot) > (v.stamp, v.dot)
-    return descends(by.clock, v.clock) and by.clock != v.clock
+        covered = counter(by.clock, v.dot[0]) >= v.dot[1]
+        concurrent = not covered and counter(v.clock, by.dot[0]) < by.dot[1]
+    else:
+        covered = descends(by.clock, v.clock) and by.clock != v.clock
+        concurrent = not covered and not descends(v.clock, by.clock)
+    if concurrent and concurrent_as_descended:
+        # BUG concurrent-as-descended: concurrent versions are taken as ordered, the later
+        # stamp descending from the other, so a sibling is dropped
+        return (by.stamp, by.dot) > (v.stamp, v.dot)
+    return covered
 
 
 def reconcile(versions: Iterable[Version], dotted: bool = True,

@@ -76,7 +76,7 @@ class Dynamo(Protocol):
         Check("stale-reads", "the share of gets that missed an acknowledged add (measured)",
               "measure", function=checks.stale_reads),
     )
-    default_workload = Workload(clients=6, think_us=20_000, timeout_us=500_000, keys=8)
+    default_workload = Workload(clients=6, think_us=20_000, timeout_us=500_000, keys=100)
     churn = ChurnLimits(min_members=3, max_joining=1, max_leaving=1)
     # Every general family, and churn and replacements: ranges move while faults strike.
     default_nemesis = NemesisConfig(families=(*general_families(), "churn", "churn",
@@ -91,6 +91,14 @@ class Dynamo(Protocol):
             raise FaultlabError(f"protocol 'dynamo' config n ({config['n']}) must not exceed "
                                 f"initial ({config['initial']}): each key needs n members")
         self.churn = ChurnLimits(min_members=config["n"], max_joining=1, max_leaving=1)
+
+    def promises(self, config: dict) -> list[str]:
+        from faultlab.checkers.quorum import check_quorums
+
+        results = check_quorums(config["n"], config["r"], config["w"],
+                                config["quorum"] == "sloppy", config["nodes"])
+        return [f"quorum (z3, N={config['n']} R={config['r']} W={config['w']} "
+                f"{config['quorum']}): {p.describe()}" for p in results]
 
     def node_class(self):
         return DynamoNode
