@@ -60,12 +60,10 @@ class DynamoNode(Node):
         self._fields()
         disk = self.ctx.disk
         self.view = {n: tuple(v) for n, v in disk.get("view", {}).items()}
-        for k in disk.keys():
-            if k.startswith("k:"):
-                data, dead_since = disk.get(k)
-                self.store[int(k[2:])] = tuple(Version.from_data(d) for d in data)
-                if dead_since is not None:
-                    self.dead_since[int(k[2:])] = dead_since
+        for key, (siblings, dead_since) in stored_keys(disk).items():
+            self.store[key] = siblings
+            if dead_since is not None:
+                self.dead_since[key] = dead_since
         self.hints = {tuple(h) for h in disk.get("hints", [])}
         self.counter = disk.get("counter", 0)
         self._boot()
@@ -490,6 +488,7 @@ class DynamoNode(Node):
                 changed = True
         if changed:
             self._save_hints()
+            self._sweep()  # a key whose owner went for good is owed to the new owners
         self._drop_unowned(ring)
 
     def _on_handoff_ok(self, src: str, key, digest: bytes) -> None:
@@ -553,6 +552,17 @@ class DynamoNode(Node):
         for key, data in items:
             if self._merge(key, data):
                 self.ctx.count("anti-entropy-repairs")
+
+
+def stored_keys(disk) -> dict:
+    """key -> (siblings, when they all became tombstones or None), as a node's disk holds
+    them: what a restart reads back."""
+    out = {}
+    for name in disk.keys():
+        if name.startswith("k:"):
+            data, dead_since = disk.get(name)
+            out[int(name[2:])] = (tuple(Version.from_data(d) for d in data), dead_since)
+    return out
 
 
 def _items(siblings) -> frozenset:

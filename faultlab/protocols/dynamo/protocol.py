@@ -10,7 +10,7 @@ from faultlab.nemesis.generator import NemesisConfig, general_families
 from faultlab.protocols.base import Check, Protocol, Setting
 from faultlab.protocols.common.vclock import reconcile
 from faultlab.protocols.dynamo import checks
-from faultlab.protocols.dynamo.node import DynamoNode
+from faultlab.protocols.dynamo.node import DynamoNode, stored_keys
 from faultlab.protocols.dynamo.workload import CartOps
 from faultlab.sim.workload import Workload
 
@@ -107,25 +107,22 @@ class Dynamo(Protocol):
         return CartOps(workload, config, rng)
 
     def may_depart(self, sim, node: str) -> str | None:
-        """A member may go only if every version it holds is also on another live member
-        that stays (a departure never takes the last copy of a write)."""
+        """A member may go only if every version on its disk is also on the disk of a member
+        that stays (a crashed one restarts with its disk): a departure never takes the last
+        copy of a write. Every node syncs before it acknowledges, so disks are current."""
         why = super().may_depart(sim, node)
         if why is not None:
             return why
         going = sim.leaving | {node}
-        holder = sim.nodes.get(node)
-        if holder is None:
-            return None
-        dotted = sim.config["clocks"] == "dotted"
-        lww = sim.config["resolution"] == "lww"
-        others = [sim.nodes[n] for n in sim.member_list()
-                  if n not in going and sim.nodes.get(n) is not None and n in sim.up]
-        for key, siblings in sorted(holder.store.items()):
-            copies = [v for o in others for v in o.store.get(key, ())]
+        config = sim.config
+        dotted, lww = config["clocks"] == "dotted", config["resolution"] == "lww"
+        others = [stored_keys(sim.disks[n]) for n in sim.member_list() if n not in going]
+        for key, (siblings, _) in sorted(stored_keys(sim.disks[node]).items()):
+            copies = [v for o in others for v in o.get(key, ((), None))[0]]
             for v in siblings:
                 if v in copies or (any((c.stamp, c.dot) > (v.stamp, v.dot) for c in copies)
                                    if lww else v not in reconcile([*copies, v], dotted)):
                     continue
-                return f"{node} holds the only live copy of cart {key}'s version " \
+                return f"{node} holds the only copy of cart {key}'s version " \
                        f"{v.dot[0]}:{v.dot[1]}"
         return None
