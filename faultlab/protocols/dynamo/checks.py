@@ -92,6 +92,9 @@ def durability(record: RunRecord) -> Verdict:
     if lost:
         op, done = lost[0]
         share = len(lost) / acked
+        witness = [{"anomaly": "lost add", "why": _how_lost(o, d, audits[o.value[0]],
+                                                          record.history)}
+                   for o, d in lost[:3]]
         return Verdict("durability", False,
                        f"{len(lost)} of {acked} acknowledged adds are missing from the final "
                        f"audit ({share:.0%}); first: op {op.index} added item {op.value[1]} "
@@ -99,9 +102,37 @@ def durability(record: RunRecord) -> Verdict:
                        f"t={done.time / 1e6:.3f}s",
                        {"lost": len(lost), "acknowledged": acked,
                         "measured": {"lost-adds": len(lost), "acknowledged-adds": acked}},
-                       ops=tuple(o.index for o, _ in lost[:20]), time=done.time)
+                       witness=witness, ops=tuple(o.index for o, _ in lost[:20]),
+                       time=done.time)
     return Verdict("durability", True, f"all {acked} acknowledged adds survive",
                    {"measured": {"acknowledged-adds": acked}})
+
+
+def _how_lost(op, done, audit, history: History) -> str:
+    """The lost add's story: its version, the replicas that stored it, the final siblings,
+    and the write that superseded it without the item, or that no copy was left."""
+    item, written = op.value[1], done.value[2]
+    dot = tuple(written["dot"])
+    siblings = _audited(audit)
+    shown = ", ".join(f"{v.dot[0]}:{v.dot[1]}={'tombstone' if v.value is None else len(v.value)}"
+                      + ("" if v.value is None else " items") for v in siblings) or "none"
+    story = (f"item {item} (op {op.index}) was version {dot[0]}:{dot[1]}, stored on "
+             f"{', '.join(written['stored'])}; the final audit (op {audit[0].index}) read "
+             f"{', '.join(audit[1].value[2])}: siblings {shown}")
+    writers = {tuple(d.value[2]["dot"]): o for o, d in _ok_puts(history)}
+    for v in siblings:
+        if counter(v.clock, dot[0]) >= dot[1] or v.dot == dot:
+            by = writers.get(v.dot)
+            what = f"op {by.index}'s {by.f}" if by is not None else "a write back"
+            return (f"{story}; version {v.dot[0]}:{v.dot[1]} ({what}) has seen "
+                    f"{dot[0]}:{dot[1]} but not the item: it superseded it")
+    return f"{story}; none has seen {dot[0]}:{dot[1]}: every copy of it was dropped"
+
+
+def _ok_puts(history: History):
+    for o in history.operations():
+        if o.invoke.f in ("add", "remove", "clear") and _ok(o.complete):
+            yield o.invoke, o.complete
 
 
 def deletes_hold(record: RunRecord) -> Verdict:
@@ -121,7 +152,7 @@ def deletes_hold(record: RunRecord) -> Verdict:
                 for op, done in [*cart.removes.get(item, []), *cart.clears]:
                     if not _ok(done):
                         continue
-                    clock = tuple((a, n, 0) for a, n in done.value[2])
+                    clock = tuple((a, n, 0) for a, n in done.value[2]["clock"])
                     covered = (counter(clock, v.dot[0]) >= v.dot[1] if dotted
                                else descends(clock, v.clock))
                     if covered:

@@ -86,6 +86,9 @@ class DynamoNode(Node):
         self.ctx.disk.sync()
         self.next_rid = incarnation << 32
         self.pending: dict[int, dict] = {}  # request id -> the request being coordinated
+        # key -> (digest of our copy, owners that acknowledged that copy): what a hand-off
+        # of a key we no longer own has achieved
+        self.delivered: dict[int, tuple[bytes, frozenset[str]]] = {}
         self.down: set[str] = set()         # nodes the failure detector suspects
         if self.member:
             self._start_timers()
@@ -100,8 +103,7 @@ class DynamoNode(Node):
         return canonical({"view": self.view, "store": self.store,
                           "dead_since": self.dead_since, "hints": self.hints,
                           "counter": self.counter, "next_rid": self.next_rid,
-                          "pending": {rid: {k: v for k, v in p.items()}
-                                      for rid, p in self.pending.items()},
+                          "pending": self.pending, "delivered": self.delivered,
                           "down": self.down, "timers": self.ctx.timers()})
 
     # ---- membership -------------------------------------------------------------------------
@@ -127,7 +129,6 @@ class DynamoNode(Node):
         self.view[self.ctx.name] = (version + 1, "gone")
         self._save_view()
         self.ctx.broadcast(("gossip", self._view_data(), False))
-        self._sweep()
         self._hand_off()
 
     def on_gone(self, node: str, msg: tuple) -> None:
@@ -199,7 +200,6 @@ class DynamoNode(Node):
             self._gossip()
             self.ctx.set_timer("gossip", cfg["gossip_us"])
         elif name == "anti-entropy":
-            self._sweep()
             self._anti_entropy()
             self.ctx.set_timer("anti-entropy", cfg["anti_entropy_us"])
         elif name == "handoff":
@@ -255,6 +255,7 @@ class DynamoNode(Node):
 
     def _drop(self, key) -> None:
         self.store.pop(key, None)
+        self.delivered.pop(key, None)
         self.dead_since.pop(key, None)
         self.ctx.disk.delete(f"k:{key}")
         self.ctx.disk.sync()
@@ -339,7 +340,8 @@ class DynamoNode(Node):
             self.ctx.count("reads-with-siblings")
             self.ctx.count("siblings-read", len(siblings))
         if req.f == "audit":  # every owner's copy, merged, nothing written back
-            self.ctx.reply(req, "ok", [key, [v.to_data() for v in siblings]])
+            self.ctx.reply(req, "ok", [key, [v.to_data() for v in siblings],
+                                       sorted(p["replies"])])
             self._finish(rid)
             return
         self.ctx.reply(req, "ok", [key, sorted(_items(siblings))])
@@ -423,8 +425,9 @@ class DynamoNode(Node):
         p["acks"].add(src)
         if len(p["acks"]) >= self.w:
             req, version = p["req"], p["version"]
-            self.ctx.reply(req, "ok", [p["key"], req.value[1],
-                                       [[a, n] for a, n, _ in version.clock]])
+            self.ctx.reply(req, "ok", [p["key"], req.value[1], {
+                "dot": list(version.dot), "clock": [[a, n] for a, n, _ in version.clock],
+                "stored": sorted(p["acks"])}])
             self._finish(rid)
 
     def _on_request_timeout(self, rid: int) -> None:
@@ -463,9 +466,13 @@ class DynamoNode(Node):
                 self._drop(key)
                 continue
             if me in owners and self.member:
+                self.delivered.pop(key, None)
                 continue
+            digest, done = self.delivered.get(key, (None, frozenset()))
+            if digest != _digest(self._data(key)):
+                done = frozenset()
             for o in owners:
-                if o != me and (o, key) not in self.hints:
+                if o != me and o not in done and (o, key) not in self.hints:
                     self.hints.add((o, key))
                     added = True
         if added:
@@ -473,8 +480,9 @@ class DynamoNode(Node):
 
     def _hand_off(self) -> None:
         """Send each hinted key to its owner; a hint is deleted when the owner acknowledges
-        it (handoff-ok). A key we neither own nor hold a hint for is dropped."""
-        ring = self.ring
+        it (handoff-ok). A key we no longer own is owed to each of its owners first, and
+        dropped once every one of them has acknowledged it."""
+        self._sweep()
         changed = False
         for owner, key in sorted(self.hints):
             if self.view.get(owner, (0, "up"))[1] == "gone" or key not in self.store:
@@ -488,17 +496,22 @@ class DynamoNode(Node):
                 changed = True
         if changed:
             self._save_hints()
-            self._sweep()  # a key whose owner went for good is owed to the new owners
-        self._drop_unowned(ring)
+        self._drop_unowned()  # (its sweep owes a key whose owner went to the new owners)
 
     def _on_handoff_ok(self, src: str, key, digest: bytes) -> None:
         if digest == _digest(self._data(key)) and (src, key) in self.hints:
             self.hints.discard((src, key))
             self._save_hints()
+            held, done = self.delivered.get(key, (digest, frozenset()))
+            self.delivered[key] = (digest, (done if held == digest else frozenset()) | {src})
             self.ctx.count("handoffs")
-            self._drop_unowned(self.ring)
+            self._drop_unowned()
 
-    def _drop_unowned(self, ring: Ring) -> None:
+    def _drop_unowned(self) -> None:
+        """Drop the keys we do not own whose hand-offs every owner has acknowledged (the
+        sweep owes every unowned key to its owners, so no hint left means all are done)."""
+        self._sweep()
+        ring = self.ring
         hinted = {k for _, k in self.hints}
         for key in sorted(self.store):
             if key not in hinted and not (self.member and
