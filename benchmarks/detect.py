@@ -19,7 +19,8 @@ from faultlab.protocols import get_protocol
 
 
 def detect(protocol: str, bug: str | None, runs: int, jobs: int) -> dict:
-    spec = RunSpec(protocol, bugs=(bug,) if bug else ())
+    settings = get_protocol(protocol).bug_settings.get(bug, {})  # what the bug needs
+    spec = RunSpec(protocol, bugs=(bug,) if bug else (), config=settings)
     started = time.perf_counter()
     first_at: float | None = None
 

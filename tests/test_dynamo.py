@@ -11,6 +11,7 @@ from faultlab.campaign.spec import RunSpec
 from faultlab.protocols.common import merkle
 from faultlab.protocols.common.vclock import Version, context, merge, prune, reconcile
 from faultlab.protocols.dynamo.preference import Ring
+from faultlab.protocols.dynamo.protocol import Dynamo
 
 
 def _write(actor, n, seen=(), value=(), stamp=0, dotted=True):
@@ -91,23 +92,34 @@ def test_the_correct_store_is_clean_on_many_seeds(quorum):
         assert stats["hinted-writes"] > 0
 
 
-# bug -> (the check that finds it, seeds that include a failing one, extra config)
+# bug -> (the check that finds it, seeds that include a failing one)
 BUGS = {
-    "concurrent-as-descended": ("durability", range(3), {}),
-    "hinted-acks-in-strict": ("quorum-reads", range(12), {"quorum": "strict"}),
-    "drop-hint-before-ack": ("durability", range(40), {}),
-    "merkle-keys-only": ("convergence", range(6), {}),
-    "reap-tombstone-immediately": ("deletes-hold", range(4), {}),
-    "read-repair-fresh-clock": ("durability", range(4), {}),
+    "concurrent-as-descended": ("durability", range(3)),
+    "hinted-acks-in-strict": ("quorum-reads", range(12)),
+    "drop-hint-before-ack": ("durability", range(40)),
+    "merkle-keys-only": ("convergence", range(6)),
+    "reap-tombstone-immediately": ("deletes-hold", range(4)),
+    "read-repair-fresh-clock": ("durability", range(4)),
 }
 
 
 @pytest.mark.parametrize("bug", sorted(BUGS))
 def test_each_planted_bug_is_found_by_its_check(bug):
-    check, seeds, config = BUGS[bug]
+    check, seeds = BUGS[bug]
+    config = Dynamo.bug_settings.get(bug, {})  # what `faultlab run --bug` applies
     failures = _failures(RunSpec("dynamo", bugs=(bug,), config=config), seeds)
     assert any(check in r.failed_checks for r in failures), \
         [(r.seed, r.failed_checks) for r in failures]
+
+
+def test_a_strict_mode_bug_runs_in_strict_mode_unless_told_otherwise():
+    from faultlab.cli.options import build_spec
+
+    spec = build_spec("dynamo", ("hinted-acks-in-strict",), (), None, False, 3.0)
+    assert spec.config == {"quorum": "strict"}
+    spec = build_spec("dynamo", ("hinted-acks-in-strict",), ("quorum=sloppy",), None, False,
+                      3.0)
+    assert spec.config == {"quorum": "sloppy"}
 
 
 def test_last_write_wins_loses_acknowledged_adds_but_converges():

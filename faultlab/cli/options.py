@@ -51,8 +51,9 @@ def build_spec(protocol: str, bugs, config_items, faults, no_swarm, heal_at):
             if not families:
                 raise FaultlabError(f"--faults {faults!r} names no fault family")
         nemesis = attrs.evolve(default, families=families, swarm=not no_swarm)
+    config = {k: v for bug in bugs for k, v in proto.bug_settings.get(bug, {}).items()}
     spec = RunSpec(protocol=protocol, bugs=tuple(bugs), heal_at_us=round(heal_at * 1e6),
-                   config=parse_config(config_items), nemesis=nemesis)
+                   config={**config, **parse_config(config_items)}, nemesis=nemesis)
     prepared = prepare(spec)  # refuses unknown bugs, bad settings, absurd values
     if faults is not None:
         prepared.target.refuse(nemesis.families)

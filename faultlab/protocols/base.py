@@ -110,6 +110,9 @@ class Protocol:
     summary: ClassVar[str]
     settings: ClassVar[tuple[Setting, ...]] = (Setting("nodes", 5, "node slots", 1, 64),)
     bugs: ClassVar[dict[str, str]] = {}            # planted bug name -> one-line description
+    # settings a planted bug needs to be reachable at all (a strict-mode bug: quorum=strict),
+    # applied to a run of that bug unless its config says otherwise
+    bug_settings: ClassVar[dict[str, dict]] = {}
     checks: ClassVar[tuple[Check, ...]] = ()       # the protocol's own invariants and checks
     liveness: ClassVar[Check | None] = liveness_check()  # None: the protocol promises no progress
     roles: ClassVar[tuple[str, ...]] = ()          # roles the nemesis may target (role:NAME)

@@ -246,50 +246,98 @@ def _version(state) -> Version:
 
 
 def stale_reads(record: RunRecord) -> Verdict:
-    """The share of gets that missed an add acknowledged before they began: measured."""
-    return _stale_gets(record)[0]
+    """The share of reads that missed a write acknowledged before they began, and of reads
+    no linearizable store could return (stale, or several siblings): measured."""
+    return _stale(record)[0]
 
 
 def quorum_reads(record: RunRecord) -> Verdict:
-    """In strict mode with R + W > N, and no membership change within a second, a get
-    that missed an add acknowledged before it began is a failure."""
-    return _stale_gets(record)[1]
+    """In strict mode with R + W > N, and no membership change within a second, a read
+    that missed a write acknowledged before it began is a failure."""
+    return _stale(record)[1]
 
 
-def _stale_gets(record: RunRecord) -> tuple[Verdict, Verdict]:
-    """Gets that missed an add acknowledged before they began (and not removed since):
-    the measure, and the strict-quorum verdict."""
+def _stale(record: RunRecord) -> tuple[Verdict, Verdict]:
+    """The stale-read measure, and the strict-quorum verdict."""
     cfg = record.config
     promised = cfg["quorum"] == "strict" and cfg["r"] + cfg["w"] > cfg["n"]
     changes = sorted(f["time"] for f in record.faults
                      if f["phase"] == "start" and f["text"].split()[0] in MEMBERSHIP)
-    by_cart, _ = carts(record.history)
-    stale = judged = 0
+    reads = (_register_reads if cfg["workload"] == "register" else _cart_reads)(
+        record.history)
+    stale = [(op, done, missed) for op, done, missed in reads if missed is not None]
+    # a register read returning several siblings is no linearizable register's answer (a
+    # cart's get returns many items from one version: only staleness counts there)
+    register = cfg["workload"] == "register"
+    several = sum(1 for _, done, _ in reads if register and len(done.value[1]) > 1)
+    odd = len({op.index for op, done, missed in reads
+               if missed is not None or register and len(done.value[1]) > 1})
     failure = None
-    for key, cart in sorted(by_cart.items()):
-        acked = [(done.time, op) for op, done in cart.adds if _ok(done)]
-        for op, done in cart.gets:
-            if not _ok(done):
-                continue
-            judged += 1
-            seen = set(done.value[1])
-            missed = [a for t, a in acked if t < op.time and a.value[1] not in seen
-                      and not _may_remove(cart, a.value[1], a.time, done.time)]
-            if not missed:
-                continue
-            stale += 1
-            calm = not any(missed[0].time - 1_000_000 <= t <= done.time for t in changes)
-            if promised and calm and failure is None:
-                failure = Verdict(
-                    "quorum-reads", False,
-                    f"op {op.index}: the get of cart {key} missed item {missed[0].value[1]}, "
-                    f"whose add (op {missed[0].index}) was acknowledged before it began, "
-                    f"though R + W > N in strict mode", {"cart": key},
-                    ops=(missed[0].index, op.index), time=done.time)
-    share = f"{stale / judged:.1%}" if judged else "no"
-    measured = Verdict("stale-reads", True, f"{share} stale gets ({stale} of {judged})",
-                       {"measured": {"stale-gets": stale, "gets": judged}})
-    quorum = failure or Verdict("quorum-reads", True, "every get saw the adds acknowledged "
+    for op, done, missed in stale:
+        calm = not any(missed.time - 1_000_000 <= t <= done.time for t in changes)
+        if promised and calm:
+            failure = Verdict(
+                "quorum-reads", False,
+                f"op {op.index}: the {op.f} of key {op.value[0]} missed {missed.value[1]}, "
+                f"whose {missed.f} (op {missed.index}) was acknowledged before it began, "
+                "though R + W > N in strict mode", {"key": op.value[0]},
+                ops=(missed.index, op.index), time=done.time)
+            break
+    n = len(reads)
+    measured = Verdict("stale-reads", True,
+                       f"{_share(len(stale), n)} of {n} reads stale; {_share(odd, n)} not "
+                       f"linearizable (stale, or {several} with several siblings)",
+                       {"measured": {"reads-judged": n, "stale-reads": len(stale),
+                                     "reads-not-linearizable": odd}})
+    quorum = failure or Verdict("quorum-reads", True, "every read saw the writes acknowledged "
                                 "before it" if promised else "not promised by this "
                                 "configuration")
     return measured, quorum
+
+
+def _cart_reads(history: History) -> list[tuple]:
+    """Every ok get, with an add acknowledged before it began that it missed (and no remove
+    or clear may have taken out), or None."""
+    out = []
+    for _, cart in sorted(carts(history)[0].items()):
+        acked = [(done.time, op) for op, done in cart.adds if _ok(done)]
+        for op, done in cart.gets:
+            if _ok(done):
+                seen = set(done.value[1])
+                missed = next((a for t, a in acked if t < op.time and a.value[1] not in seen
+                               and not _may_remove(cart, a.value[1], a.time, done.time)),
+                              None)
+                out.append((op, done, missed))
+    return out
+
+
+def _register_reads(history: History) -> list[tuple]:
+    """Every ok read of a register, with the write it should have seen if it saw none of
+    the values it could have returned, or None. It could return the value of any write
+    acknowledged before it began that no write acknowledged before it began had certainly
+    overwritten, or of a write still in flight."""
+    writes: dict = {}
+    reads = []
+    for o in history.operations():
+        if o.invoke.f == "write":
+            writes.setdefault(o.invoke.value[0], []).append((o.invoke, o.complete))
+        elif o.invoke.f == "read" and _ok(o.complete):
+            reads.append((o.invoke, o.complete))
+    out = []
+    for op, done in reads:
+        ws = writes.get(op.value[0], [])
+        before = [(w, d) for w, d in ws if _ok(d) and d.time < op.time]
+        latest = [(w, d) for w, d in before
+                  if not any(w2.time > d.time for w2, _ in before)]
+        possible = {w.value[1] for w, _ in latest}
+        possible |= {w.value[1] for w, d in ws if w.time < done.time
+                     and not (_ok(d) and d.time < op.time)}
+        missed = None
+        if latest and not possible & set(done.value[1]):
+            missed = max(latest, key=lambda wd: wd[1].time)[0]
+        out.append((op, done, missed))
+    return out
+
+
+def _share(k: int, n: int) -> str:
+    return f"{k / n:.1%}" if n else "-"

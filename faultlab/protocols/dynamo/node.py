@@ -34,7 +34,7 @@ from faultlab.protocols.common.vclock import Version, advance, context, counter,
 from faultlab.protocols.dynamo.preference import Ring
 from faultlab.sim.node import Node, Request, canonical
 
-PUTS = ("add", "remove", "clear")
+PUTS = ("add", "remove", "clear", "write")  # a cart's updates, and a register's write
 
 
 @functools.lru_cache(maxsize=64)
@@ -389,8 +389,8 @@ class DynamoNode(Node):
         req, key = p["req"], p["key"]
         items = _items(siblings)
         item = req.value[1]
-        value = (None if req.f == "clear" else items | {item} if req.f == "add"
-                 else items - {item})
+        value = {"clear": None, "add": items | {item}, "remove": items - {item},
+                 "write": frozenset((item,))}[req.f]
         version = self._new_version(key, siblings, value)
         merged = self._resolve([*self.store.get(key, ()), *siblings, version])
         self._keep(key, merged)

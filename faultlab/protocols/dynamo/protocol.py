@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import attrs
+
 from faultlab.errors import FaultlabError
 from faultlab.nemesis.families import ChurnLimits
 from faultlab.nemesis.generator import NemesisConfig, general_families
@@ -11,8 +13,8 @@ from faultlab.protocols.base import Check, Protocol, Setting
 from faultlab.protocols.common.vclock import reconcile
 from faultlab.protocols.dynamo import checks
 from faultlab.protocols.dynamo.node import DynamoNode, stored_keys
-from faultlab.protocols.dynamo.workload import CartOps
-from faultlab.sim.workload import Workload
+from faultlab.protocols.dynamo.workload import CartOps, RegisterOps
+from faultlab.sim.workload import OpGenerator, Workload
 
 BUGS = {
     "concurrent-as-descended": "vector clock comparison takes concurrent clocks as ordered, "
@@ -47,6 +49,9 @@ class Dynamo(Protocol):
                 "lww: the latest timestamp wins", choices=("siblings", "lww")),
         Setting("clocks", "dotted", "how siblings are ordered: dotted version vectors, or "
                 "the paper's plain vector clocks", choices=("dotted", "vector")),
+        Setting("workload", "cart", "the clients: the paper's shopping cart, or a plain "
+                "register (writes and reads) for the stale-read measure",
+                choices=("cart", "register")),
         Setting("tokens", 8, "virtual nodes per member", 1, 256),
         Setting("prune_threshold", 10, "entries a vector clock keeps (the oldest go)", 1,
                 64),
@@ -60,6 +65,7 @@ class Dynamo(Protocol):
                 "every replica must see it by then", 0, 3_600_000_000),
     )
     bugs = BUGS
+    bug_settings = {"hinted-acks-in-strict": {"quorum": "strict"}}
     checks = (
         Check("durability", "every acknowledged add is in the final audit of its cart "
               "(unless a remove or clear may have taken it)", function=checks.durability),
@@ -103,7 +109,10 @@ class Dynamo(Protocol):
     def node_class(self):
         return DynamoNode
 
-    def ops(self, config: dict, workload: Workload, rng: random.Random) -> CartOps:
+    def ops(self, config: dict, workload: Workload, rng: random.Random) -> OpGenerator:
+        if config["workload"] == "register":
+            workload = attrs.evolve(workload, keys=min(workload.keys, 8))  # contended
+            return RegisterOps(workload, config, rng)
         return CartOps(workload, config, rng)
 
     def may_depart(self, sim, node: str) -> str | None:

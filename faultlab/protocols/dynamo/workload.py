@@ -7,7 +7,10 @@ is repaired by hinted handoff and anti-entropy alone, not by the next write.
 A put reads the siblings, merges them (the union of their items) and writes the result
 back with the merged context, as the cart service does; the coordinator does this for the
 client. After a quiet period the run ends with an audit of every cart: every owner's copy,
-merged, nothing written back."""
+merged, nothing written back.
+
+`RegisterOps` is the plain register the stale-read measure is read on: writes of unique
+values, and reads, over a few keys."""
 from __future__ import annotations
 
 import random
@@ -44,6 +47,22 @@ class CartOps(OpGenerator):
             return "get", [key, None]
         items.append(n)
         return "add", [key, n]
+
+    def final_ops(self) -> list[tuple[str, Any]]:
+        return [("audit", [k, None]) for k in range(self.workload.keys)]
+
+
+class RegisterOps(OpGenerator):
+    """Writes of unique values and reads of a few registers; a write overwrites the siblings
+    it read, concurrent writes become siblings."""
+
+    quiet_before_final_us = 1_000_000
+
+    def next_op(self, n: int) -> tuple[str, Any]:
+        key = self.rng.randrange(self.workload.keys)
+        if self.pick(self.workload.mix or (("read", 1), ("write", 1))) == "read":
+            return "read", [key, None]
+        return "write", [key, n]
 
     def final_ops(self) -> list[tuple[str, Any]]:
         return [("audit", [k, None]) for k in range(self.workload.keys)]
