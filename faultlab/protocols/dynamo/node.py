@@ -39,10 +39,12 @@ PUTS = ("add", "remove", "clear", "write")  # a cart's updates, and a register's
 
 @functools.lru_cache(maxsize=64)
 def ring_of(members: tuple[str, ...], tokens: int) -> Ring:
+    """The ring of a membership view, built once per view (its walks cached with it)."""
     return Ring(members, tokens)
 
 
 def initial_view(config: dict) -> dict[str, tuple[int, str]]:
+    """The members every initial member knows at the start (also the gossip seeds)."""
     return {f"n{i}": (0, "up") for i in range(1, config["initial"] + 1)}
 
 
@@ -75,6 +77,7 @@ class DynamoNode(Node):
         self.lww = cfg["resolution"] == "lww"
         self.dotted = cfg["clocks"] == "dotted"
         self.view: dict[str, tuple[int, str]] = {}
+        self._ring: Ring | None = None  # derived from the view
         self.store: dict[int, tuple[Version, ...]] = {}  # key -> siblings
         self.dead_since: dict[int, int] = {}  # key -> local time all siblings became tombstones
         self.hints: set[tuple[str, int]] = set()  # (owner, key) to hand the key to
@@ -114,8 +117,11 @@ class DynamoNode(Node):
 
     @property
     def ring(self) -> Ring:
-        members = tuple(sorted(n for n, (_, s) in self.view.items() if s == "up"))
-        return ring_of(members, self.config["tokens"])
+        """The ring of the members this node believes up."""
+        if self._ring is None:
+            members = tuple(sorted(n for n, (_, s) in self.view.items() if s == "up"))
+            self._ring = ring_of(members, self.config["tokens"])
+        return self._ring
 
     def on_join(self, contact: str | None) -> None:
         self.view[self.ctx.name] = (1, "up")
@@ -152,6 +158,7 @@ class DynamoNode(Node):
         return changed
 
     def _save_view(self) -> None:
+        self._ring = None  # every change of the view passes here
         self.ctx.disk.put("view", dict(self.view))
         self.ctx.disk.sync()
 
@@ -492,20 +499,23 @@ class DynamoNode(Node):
             data = self._data(key)
             self.ctx.send(owner, ("handoff", key, data, _digest(data)))
             if "drop-hint-before-ack" in self.bugs:
-                self.hints.discard((owner, key))  # BUG drop-hint-before-ack: gone when sent
-                changed = True
+                self._delivered(owner, key, _digest(data))  # BUG drop-hint-before-ack
         if changed:
             self._save_hints()
         self._drop_unowned()  # (its sweep owes a key whose owner went to the new owners)
 
     def _on_handoff_ok(self, src: str, key, digest: bytes) -> None:
         if digest == _digest(self._data(key)) and (src, key) in self.hints:
-            self.hints.discard((src, key))
-            self._save_hints()
-            held, done = self.delivered.get(key, (digest, frozenset()))
-            self.delivered[key] = (digest, (done if held == digest else frozenset()) | {src})
             self.ctx.count("handoffs")
+            self._delivered(src, key, digest)
             self._drop_unowned()
+
+    def _delivered(self, owner: str, key, digest: bytes) -> None:
+        """`owner` holds our copy of `key` (whose digest is `digest`): its hint is done."""
+        self.hints.discard((owner, key))
+        self._save_hints()
+        held, done = self.delivered.get(key, (digest, frozenset()))
+        self.delivered[key] = (digest, (done if held == digest else frozenset()) | {owner})
 
     def _drop_unowned(self) -> None:
         """Drop the keys we do not own whose hand-offs every owner has acknowledged (the
