@@ -77,9 +77,9 @@ def _failures(spec: RunSpec, seeds) -> list:
     return run_campaign(spec, seeds, jobs=2).failures
 
 
-@pytest.mark.parametrize("quorum", ["sloppy", "strict"])
-def test_the_correct_store_is_clean_on_many_seeds(quorum):
-    result = run_campaign(RunSpec("dynamo", config={"quorum": quorum}), range(40), jobs=2)
+@pytest.mark.parametrize("quorum, seeds", [("sloppy", 150), ("strict", 100)])
+def test_the_correct_store_is_clean_on_many_seeds(quorum, seeds):
+    result = run_campaign(RunSpec("dynamo", config={"quorum": quorum}), range(seeds), jobs=2)
     assert not result.failures, [(r.seed, r.explanations[0]) for r in result.failures]
     stats = result.totals("stats")
     assert stats["acknowledged-adds"] > 1000
@@ -90,6 +90,15 @@ def test_the_correct_store_is_clean_on_many_seeds(quorum):
         assert fired.get(kind), (kind, fired)
     if quorum == "sloppy":
         assert stats["hinted-writes"] > 0
+
+
+def test_the_register_workload_is_clean_and_measures_stale_reads():
+    result = run_campaign(RunSpec("dynamo", config={"workload": "register"}), range(60),
+                          jobs=2)
+    assert not result.failures, [(r.seed, r.explanations[0]) for r in result.failures]
+    stats = result.totals("stats")
+    assert stats["reads-judged"] > 5000
+    assert 0 < stats["stale-reads"] <= stats["reads-not-linearizable"] < stats["reads-judged"]
 
 
 # bug -> (the check that finds it, seeds that include a failing one)
