@@ -135,6 +135,11 @@ def test_protocols_lists_bugs_checks_and_details(capsys):
     code, out, _ = cli("protocols", "raft", capsys=capsys)
     assert code == 0 and "heartbeat_us = 10000 (1000..10000000)" in out
     assert "leader-elected" in out and "primary-backup" not in out
+    for name in PROTOCOLS:  # every protocol's details print
+        code, out, err = cli("protocols", name, capsys=capsys)
+        assert code == 0 and name in out and "Traceback" not in err, err
+    code, out, _ = cli("protocols", "dynamo", capsys=capsys)
+    assert "stale-reads" in out and "quorum = sloppy (sloppy|strict)" in out
 
 
 def test_faults_lists_kinds_params_and_families(capsys):

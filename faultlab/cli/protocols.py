@@ -6,7 +6,7 @@ from rich.table import Table
 
 from faultlab.cli.console import EXIT_OK, console
 
-_ORDER = {"invariant": 0, "history": 1, "liveness": 2, "run": 3}
+_ORDER = {"invariant": 0, "history": 1, "measure": 2, "liveness": 3, "run": 4}
 
 
 @click.command("protocols")

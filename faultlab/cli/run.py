@@ -82,7 +82,7 @@ def run_cmd(protocol, bugs, config_items, faults, no_swarm, heal_at, runs, first
     summary_path = write_summary(run_dir, {**_summary_doc(spec, command, result.results, saved,
                                                           runs, wall_s=result.wall_s),
                                            "promises": promises})
-    _print_summary(result, jobs)
+    _print_summary(result, jobs, proto.rates)
     for line in promises:
         console.print(line, markup=False)
     console.print(f"summary: {summary_path}")
@@ -121,7 +121,7 @@ def _total(results, field: str) -> dict[str, int]:
     return dict(sorted(total.items()))
 
 
-def _print_summary(result, jobs: int) -> None:
+def _print_summary(result, jobs: int, rates=()) -> None:
     n = len(result.results)
     events = sum(r.events for r in result.results)
     sim_s = sum(r.sim_time_us for r in result.results) / 1e6
@@ -140,7 +140,11 @@ def _print_summary(result, jobs: int) -> None:
         table.add_row("simulated / wall time", f"{sim_s / cpu_s:,.0f}x")
     for kind, count in result.totals("faults_fired").items():
         table.add_row(f"  fault fired: {kind}", str(count))
-    for stat, count in result.totals("stats").items():
+    stats = result.totals("stats")
+    for stat, count in stats.items():
         if not stat.startswith("messages"):
             table.add_row(f"  protocol: {stat}", str(count))
+    for label, part, whole in rates:
+        if stats.get(whole):
+            table.add_row(f"  {label}", f"{stats.get(part, 0) / stats[whole]:.2%}")
     console.print(table)

@@ -118,6 +118,8 @@ class Protocol:
     roles: ClassVar[tuple[str, ...]] = ()          # roles the nemesis may target (role:NAME)
     announces: ClassVar[tuple[str, ...]] = ()      # events its nodes announce (triggers)
     churn: ClassVar[ChurnLimits | None] = None     # None: members never join, leave or fail
+    # (label, numerator, denominator) of run statistics the campaign summary shows as a share
+    rates: ClassVar[tuple[tuple[str, str, str], ...]] = ()
     default_workload: ClassVar[Workload] = Workload()
     default_nemesis: ClassVar[NemesisConfig] = NemesisConfig()
 

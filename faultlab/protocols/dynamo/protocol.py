@@ -50,7 +50,7 @@ class Dynamo(Protocol):
         Setting("clocks", "dotted", "how siblings are ordered: dotted version vectors, or "
                 "the paper's plain vector clocks", choices=("dotted", "vector")),
         Setting("workload", "cart", "the clients: the paper's shopping cart, or a plain "
-                "register (writes and reads) for the stale-read measure",
+                "register (writes and reads of 8 keys) for the stale-read measure",
                 choices=("cart", "register")),
         Setting("tokens", 8, "virtual nodes per member", 1, 256),
         Setting("prune_threshold", 10, "entries a vector clock keeps (the oldest go)", 1,
@@ -82,6 +82,10 @@ class Dynamo(Protocol):
         Check("stale-reads", "the share of gets that missed an acknowledged add (measured)",
               "measure", function=checks.stale_reads),
     )
+    rates = (("stale reads", "stale-reads", "reads-judged"),
+             ("reads not linearizable", "reads-not-linearizable", "reads-judged"),
+             ("reads with siblings", "reads-with-siblings", "reads"),
+             ("acknowledged adds lost", "lost-adds", "acknowledged-adds"))
     default_workload = Workload(clients=6, think_us=20_000, timeout_us=500_000, keys=100)
     churn = ChurnLimits(min_members=3, max_joining=1, max_leaving=1)
     # Every general family, and churn and replacements: ranges move while faults strike.
