@@ -161,3 +161,22 @@ def test_a_departure_never_takes_the_last_copy_of_a_write():
         if any("only copy" in t for t in held):
             break
     assert any("only copy" in t for t in held), held
+
+
+def test_write_availability_judges_puts_in_calm_periods(monkeypatch):
+    from faultlab.protocols.dynamo.node import DynamoNode
+
+    spec = RunSpec("dynamo", seed=1)
+    verdict = next(v for v in run(spec).verdicts if v.name == "write-availability")
+    assert verdict.valid is True and "all" in verdict.explanation
+    refuse = DynamoNode.on_request
+
+    def now_and_then(self, req):  # a node that turns puts away for no reason
+        if req.f == "add" and req.id % 5 == 0:
+            self.ctx.reply(req, "fail", error="unavailable")
+        else:
+            refuse(self, req)
+
+    monkeypatch.setattr(DynamoNode, "on_request", now_and_then)
+    verdict = next(v for v in run(spec).verdicts if v.name == "write-availability")
+    assert verdict.failed and "no fault had been active" in verdict.explanation

@@ -245,6 +245,42 @@ def _version(state) -> Version:
                    frozenset(value) if isinstance(value, tuple) else value, fields["stamp"])
 
 
+CALM_US = 1_000_000  # how long after a fault the cluster counts as disturbed
+
+
+def write_availability(record: RunRecord) -> Verdict:
+    """Sloppy quorum: every put issued while the cluster is whole — no fault active, none
+    within the last second — is accepted. (Under faults, what a coordinator can reach is
+    its own guess; this judges the case with no excuse.)"""
+    if record.config["quorum"] != "sloppy":
+        return Verdict("write-availability", True, "not promised by strict quorums")
+    disturbed, started = [], {}
+    for f in record.faults:
+        if f["phase"] == "start":
+            started[f["index"]] = f["time"]
+        elif f["phase"] == "end" and f["index"] in started:
+            disturbed.append((started.pop(f["index"]), f["time"] + CALM_US))
+        elif f["phase"] == "heal":
+            disturbed += [(t, f["time"] + CALM_US) for t in started.values()]
+            started.clear()
+    judged = 0
+    for o in record.history.operations():
+        op, done = o.invoke, o.complete
+        if op.f not in ("add", "remove", "clear", "write"):
+            continue
+        end = done.time if done is not None else float("inf")
+        if any(a <= end and op.time < b for a, b in disturbed):
+            continue
+        judged += 1
+        if not _ok(done):
+            how = "never completed" if done is None else f"ended {done.type} ({done.error})"
+            return Verdict("write-availability", False,
+                           f"op {op.index}: a {op.f} of key {op.value[0]} {how}, though no "
+                           f"fault had been active for {CALM_US / 1e6:g}s",
+                           {"key": op.value[0]}, ops=(op.index,), time=op.time)
+    return Verdict("write-availability", True, f"all {judged} puts in calm periods accepted")
+
+
 def stale_reads(record: RunRecord) -> Verdict:
     """The share of reads that missed a write acknowledged before they began, and of reads
     no linearizable store could return (stale, or several siblings): measured."""

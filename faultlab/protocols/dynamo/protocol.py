@@ -79,6 +79,9 @@ class Dynamo(Protocol):
         Check("quorum-reads", "strict quorum with R + W > N: every get sees the adds "
               "acknowledged before it began (away from membership changes)",
               function=checks.quorum_reads),
+        Check("write-availability", "sloppy quorum: every put issued while no fault has "
+              "been active for a second is accepted", "liveness",
+              function=checks.write_availability),
         Check("stale-reads", "the share of gets that missed an acknowledged add (measured)",
               "measure", function=checks.stale_reads),
     )
