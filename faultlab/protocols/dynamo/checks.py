@@ -92,8 +92,9 @@ def durability(record: RunRecord) -> Verdict:
     if lost:
         op, done = lost[0]
         share = len(lost) / acked
+        lww = record.config["resolution"] == "lww"
         witness = [{"anomaly": "lost add", "why": _how_lost(o, d, audits[o.value[0]],
-                                                          record.history)}
+                                                          record.history, lww)}
                    for o, d in lost[:3]]
         return Verdict("durability", False,
                        f"{len(lost)} of {acked} acknowledged adds are missing from the final "
@@ -108,7 +109,7 @@ def durability(record: RunRecord) -> Verdict:
                    {"measured": {"acknowledged-adds": acked}})
 
 
-def _how_lost(op, done, audit, history: History) -> str:
+def _how_lost(op, done, audit, history: History, lww: bool) -> str:
     """The lost add's story: its version, the replicas that stored it, the final siblings,
     and the write that superseded it without the item, or that no copy was left."""
     item, written = op.value[1], done.value[2]
@@ -120,6 +121,12 @@ def _how_lost(op, done, audit, history: History) -> str:
              f"{', '.join(written['stored'])}; the final audit (op {audit[0].index}) read "
              f"{', '.join(audit[1].value[2])}: siblings {shown}")
     writers = {tuple(d.value[2]["dot"]): o for o, d in _ok_puts(history)}
+    if lww and siblings:
+        v = siblings[0]
+        by = writers.get(v.dot)
+        what = f"op {by.index}'s {by.f}" if by is not None else "a write"
+        return (f"{story}; last-write-wins kept version {v.dot[0]}:{v.dot[1]} ({what}, "
+                f"stamped {v.stamp / 1e6:.6f}s by its coordinator's clock), which lacks it")
     for v in siblings:
         if counter(v.clock, dot[0]) >= dot[1] or v.dot == dot:
             by = writers.get(v.dot)
