@@ -23,6 +23,7 @@ COMMANDS = {
     "protocols": "faultlab.cli.protocols:protocols_cmd",
     "faults": "faultlab.cli.faults:faults_cmd",
     "quorum": "faultlab.cli.quorum:quorum_cmd",
+    "lineage": "faultlab.cli.lineage:lineage_cmd",
 }
 
 
