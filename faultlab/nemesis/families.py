@@ -234,6 +234,15 @@ def pause(d: Draw) -> list[Fault]:
     return [d.fault("pause", d.some())]
 
 
+@family("data-loss", general=False, needs="roles")
+def data_loss(d: Draw) -> list[Fault]:
+    """A node of one of the protocol's roles loses its cached data or its local files
+    (an RDD engine's evicted blocks and lost shuffle outputs)."""
+    role = (ROLE_PREFIX + d.rng.choice(d.roles),)
+    return [d.fault("lose-data", role, d.duration(1_000, 1_000),
+                    what=d.rng.choice(("memory", "disk")))]
+
+
 @family("leader-churn", general=False, needs="roles")
 def leader_churn(d: Draw) -> list[Fault]:
     return [d.fault("kill", d.role(), d.duration(10_000, 200_000), lose_unsynced=True)]

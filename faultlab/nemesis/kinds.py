@@ -229,6 +229,20 @@ class Fail(FaultKind):
             nemesis.sim.retire(n)
 
 
+class LoseData(FaultKind):
+    name = "lose-data"
+    description = ("the targets lose data without crashing: `memory` (cached blocks evicted) "
+                   "or `disk` (local files gone), through the node's on_data_loss")
+    params = (Param("what", str, "what is lost", choices=("memory", "disk"),
+                    default="memory"),)
+
+    def start(self, nemesis, key, fault, nodes):
+        for n in nodes:
+            node = nemesis.sim.nodes.get(n)
+            if node is not None:
+                node.on_data_loss(fault.params["what"])
+
+
 # ---- clocks ----------------------------------------------------------------------------------
 
 class ClockBump(FaultKind):
@@ -327,8 +341,8 @@ class Reorder(MessageFault):
 
 
 KINDS: dict[str, FaultKind] = {k.name: k() for k in (
-    Partition, Kill, Pause, Join, Leave, Fail, ClockBump, ClockSkew, ClockStrobe, Loss,
-    Duplicate, Delay, Reorder)}
+    Partition, Kill, Pause, Join, Leave, Fail, LoseData, ClockBump, ClockSkew, ClockStrobe,
+    Loss, Duplicate, Delay, Reorder)}
 
 
 def get_kind(name: str) -> FaultKind:

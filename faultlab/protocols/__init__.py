@@ -13,6 +13,7 @@ PROTOCOLS: dict[str, str] = {
     "chord": "faultlab.protocols.chord.protocol:Chord",
     "twopc": "faultlab.protocols.twopc.protocol:TwoPhaseCommit",
     "dynamo": "faultlab.protocols.dynamo.protocol:Dynamo",
+    "rdd": "faultlab.protocols.rdd.protocol:Rdd",
 }
 
 

@@ -71,6 +71,10 @@ class Node:
     def on_gone(self, node: str, msg: tuple) -> None:
         """`msg`, sent to `node`, found it gone for good (it left or failed)."""
 
+    def on_data_loss(self, what: str) -> None:
+        """This node lost data without crashing: "memory" (cached blocks evicted) or "disk"
+        (its local files). Nodes that keep no such data ignore it."""
+
     def on_request(self, req: Request) -> None:
         """A client operation arrived at this node."""
         self.ctx.reply(req, "fail", error="not-supported")

@@ -25,9 +25,10 @@ class Stage:
         return "result" if self.shuffle is None else f"shuffle-map (shuffle {self.shuffle.id})"
 
 
-def stages(final: RDD) -> list[Stage]:
+def stages(final: RDD, cut=lambda rdd: False) -> list[Stage]:
     """The stages of an action on `final`, parents before children (each shuffle's map
-    stage once)."""
+    stage once). An RDD for which `cut` is true is read as it is (a complete reliable
+    checkpoint): the lineage behind it is not planned."""
     out: list[Stage] = []
     by_shuffle: dict[int, Stage] = {}
 
@@ -39,7 +40,7 @@ def stages(final: RDD) -> list[Stage]:
                 continue
             seen.add(r.id)
             members.append(r.id)
-            for dep in r.deps:
+            for dep in () if cut(r) else r.deps:
                 if isinstance(dep, Shuffle):
                     if dep.id not in by_shuffle:
                         by_shuffle[dep.id] = build(dep.parent, dep)

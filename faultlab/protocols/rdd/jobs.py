@@ -148,6 +148,50 @@ def points_file(points: int = 400, seed: int = 4) -> list[str]:
     return lines
 
 
+# ---- jobs whose shape Spark's lineage bugs hurt --------------------------------------------
+
+
+def distinct_after_repartition(sc):
+    """SPARK-23207's shape: an unordered shuffle output spread round-robin, then counted."""
+    counts = sc.text_file("words.txt").flat_map(str.split).map(lambda w: (w, 1)).reduce_by_key(add)
+    return counts.repartition(6).map(lambda kv: kv[0]).distinct().count()
+
+
+def salted_word_count(sc, salts: int = 4):
+    """Word count with salted keys, as users spread a skewed key: a random salt per record,
+    counted per (word, salt), then per word. The salt is random, the counts are not."""
+    pairs = sc.text_file("words.txt").flat_map(str.split).map(lambda w: (w, 1))
+    salted = pairs.map_random(lambda kv, rng: ((kv[0], rng.randrange(salts)), kv[1]))
+    partial = salted.reduce_by_key(add)
+    return partial.map(lambda kv: (kv[0][0], kv[1])).reduce_by_key(add).collect()
+
+
+def salted_total(sc, salts: int = 4):
+    """The number of words, summed over the counts of (word, random salt) keys: the result
+    stage reads the randomly keyed shuffle itself."""
+    pairs = sc.text_file("words.txt").flat_map(str.split).map(lambda w: (w, 1))
+    salted = pairs.map_random(lambda kv, rng: ((kv[0], rng.randrange(salts)), kv[1]))
+    return salted.reduce_by_key(add).map(lambda kv: kv[1]).reduce(add)
+
+
+def checkpoint_consistency(sc):
+    """A random tag per word, checkpointed; two actions count each tag. Both must see the
+    same tags, so the two counts add up to the number of words."""
+    tagged = sc.text_file("words.txt").flat_map(str.split).map_random(
+        lambda w, rng: (w, rng.randrange(2)))
+    tagged.checkpoint()
+    heads = tagged.filter(lambda kv: kv[1] == 0).count()
+    tails = tagged.filter(lambda kv: kv[1] == 1).count()
+    return heads + tails
+
+
+def local_checkpoint_rounds(sc, rounds: int = 4):
+    """Counts kept by a local checkpoint, read by several actions."""
+    counts = (sc.text_file("words.txt").flat_map(str.split).map(lambda w: (w, 1))
+              .reduce_by_key(add).local_checkpoint())
+    return [counts.filter(lambda kv, r=r: kv[1] > r).count() for r in range(rounds)]
+
+
 def bundled_jobs() -> dict[str, Job]:
     """The bundled jobs by name, with their inputs."""
     return {
@@ -156,4 +200,14 @@ def bundled_jobs() -> dict[str, Job]:
         "friends": Job("friends", friend_recommendations, {"friends.txt": friends_file()}),
         "logistic-regression": Job("logistic-regression", logistic_regression,
                                    {"points.txt": points_file()}),
+        "distinct-after-repartition": Job("distinct-after-repartition",
+                                          distinct_after_repartition,
+                                          {"words.txt": words_file(vocabulary=600)}),
+        "salted-word-count": Job("salted-word-count", salted_word_count,
+                                 {"words.txt": words_file()}),
+        "salted-total": Job("salted-total", salted_total, {"words.txt": words_file()}),
+        "checkpoint-consistency": Job("checkpoint-consistency", checkpoint_consistency,
+                                      {"words.txt": words_file()}),
+        "local-checkpoint": Job("local-checkpoint", local_checkpoint_rounds,
+                                {"words.txt": words_file()}),
     }

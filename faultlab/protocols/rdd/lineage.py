@@ -40,17 +40,17 @@ def stable_hash(value) -> int:
 
 @attrs.frozen
 class TaskContext:
-    """What a partition's computation may know about the attempt running it: random
-    functions draw from `rng`, seeded by the job, the RDD, the partition and the attempt, so
-    a rerun draws anew (that is what makes them indeterminate) and a replay draws the
-    same."""
+    """What a partition's computation may know about the task running it: random functions
+    draw from `rng`, seeded by the job, the RDD, the partition and the task, so every
+    computation draws anew (that is what makes them indeterminate) and a replay of the run
+    draws the same."""
 
     partition: int
-    attempt: int = 0
+    task: int = 0
     seed: int = 0
 
     def rng(self, rdd_id: int) -> random.Random:
-        return random.Random(f"{self.seed}:{rdd_id}:{self.partition}:{self.attempt}")
+        return random.Random(f"{self.seed}:{rdd_id}:{self.partition}:{self.task}")
 
 
 # ---- dependencies ----------------------------------------------------------------------------
@@ -187,7 +187,10 @@ class RDD:
         def run(rs, task):
             rng = task.rng(rdd_id)
             return [f(r, rng) for r in rs]
-        return self._narrow("map_random", run, INDETERMINATE)
+        # BUG rand-key-marked-determinate: the random function's output is taken to be as
+        # repeatable as its input
+        level = self.level if "rand-key-marked-determinate" in self.ctx.bugs else INDETERMINATE
+        return self._narrow("map_random", run, level)
 
     def sample(self, fraction: float, seed: int = 0) -> RDD:
         """Each record kept with probability `fraction`, drawn per partition from `seed`:
