@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import attrs
+
 from faultlab.checkers.lineage import judge_recomputation, judge_results
 from faultlab.checkers.verdict import Verdict
 from faultlab.histories.record import RunRecord
@@ -13,10 +15,10 @@ from faultlab.protocols.rdd.local import evaluate
 
 
 @functools.cache
-def oracle(name: str):
+def oracle(name: str, words: int):
     """A bundled job's local result and the context of its complete execution: the
     lineage with each RDD's true determinism level (no planted bug changes either)."""
-    return evaluate(bundled_jobs()[name])
+    return evaluate(bundled_jobs(words)[name])
 
 
 def lineage_result(record: RunRecord) -> Verdict:
@@ -25,7 +27,34 @@ def lineage_result(record: RunRecord) -> Verdict:
                  for o in record.history.operations()
                  if o.invoke.f == "job" and o.complete is not None
                  and o.complete.type in ("ok", "fail")]
-    return judge_results(completed, lambda name: oracle(name)[0])
+    words = record.config["words"]
+    verdict = judge_results(completed, lambda name: oracle(name, words)[0])
+    if verdict.failed:  # tell the failing job's lineage, what it lost and what reran
+        jobs = sorted(o.invoke.index for o in record.history.operations()
+                      if o.invoke.f == "job")
+        number = jobs.index(verdict.ops[0]) + 1
+        state = record.states.get("driver")
+        log = list(dict(state)["log"]) if state is not None else []
+        ctx = oracle(verdict.anomalies["job"], words)[1]
+        verdict = attrs.evolve(verdict, witness=_story(ctx, log, number))
+    return verdict
+
+
+def _story(ctx, log: list, job: int) -> list[dict]:
+    """The failing job's lineage, the losses during it and the tasks that reran."""
+    chain = []
+    for r in ctx.rdds:
+        arrow = "⇒" if any(isinstance(d, Shuffle) for d in r.deps) else "→"
+        chain.append(f"{arrow if r.deps else ''} {r.id} {r.op} ({r.level})".strip())
+    lost = [f"shuffle {e[3]} output {e[4]} ({e[5]}, t={e[0] / 1e6:.3f}s)"
+            for e in log if e[1] == "output-lost" and e[2] == job]
+    lost += [f"local checkpoint of RDD {e[3]} partition {e[4]} (t={e[0] / 1e6:.3f}s)"
+             for e in log if e[1] == "block-lost" and e[2] == job]
+    reran = sorted({f"{e[4]} {'shuffle' if e[4] == 'map' else 'RDD'} {e[5]} partition {e[6]}"
+                    for e in log if e[1] == "launch" and e[2] == job and e[7] > 0})
+    return [{"anomaly": "lineage", "why": " ".join(chain)},
+            {"anomaly": "lost", "why": "; ".join(lost) or "nothing"},
+            {"anomaly": "reran", "why": "; ".join(reran) or "nothing"}]
 
 
 def minimal_recomputation(record: RunRecord) -> Verdict:
@@ -40,7 +69,7 @@ def minimal_recomputation(record: RunRecord) -> Verdict:
     def indeterminate(job: int, shuffle: int) -> bool:
         if not 1 <= job <= len(names):
             return False
-        ctx = oracle(names[job - 1])[1]
+        ctx = oracle(names[job - 1], record.config["words"])[1]
         deps = [d for r in ctx.rdds for d in r.deps
                 if isinstance(d, Shuffle) and d.id == shuffle]
         return bool(deps) and deps[0].parent.level == INDETERMINATE

@@ -35,7 +35,7 @@ MAX_STAGE_ATTEMPTS = 4
 
 class Driver(Node):
     def start(self) -> None:
-        self.jobs = bundled_jobs()
+        self.jobs = bundled_jobs(self.config["words"])
         self.queue: list[Request] = []
         self.run: dict | None = None            # the job being run
         self.executors: dict[str, tuple[int, int]] = {}  # name -> (incarnation, last heard)
@@ -43,6 +43,8 @@ class Driver(Node):
         self.cached: dict[tuple, set] = {}       # (rdd, partition) -> executors caching it
         self.local: dict[tuple, str | None] = {}  # local checkpoint block -> holder (None: lost)
         self.checkpointed: set[tuple] = set()    # (rdd, partition) kept by the storage node
+        self.excluded: dict[str, int] = {}       # executor -> until when no task goes there
+        self.lost_now: set[int] = set()          # shuffles that lost an output this step
         self.next_task = 0
         self.jobs_run = 0
         self.log: list[tuple] = []               # the task log, for the lineage checker
@@ -58,6 +60,7 @@ class Driver(Node):
         return canonical({"queue": self.queue, "run": run, "executors": self.executors,
                           "outputs": self.outputs, "cached": self.cached,
                           "local": self.local, "checkpointed": self.checkpointed,
+                          "excluded": self.excluded,
                           "next_task": self.next_task, "jobs_run": self.jobs_run,
                           "seed": self.seed,
                           "log": self.log, "timers": self.ctx.timers()})
@@ -159,6 +162,10 @@ class Driver(Node):
         """A live executor with a free slot, one caching a block of this partition first."""
         live = sorted(self.executors)
         free = [e for e in live if busy.get(e, 0) < self.config["slots"]]
+        now = self.ctx.now()
+        trusted = [e for e in free if self.excluded.get(e, 0) <= now]
+        if trusted:  # Spark's exclusion: avoid an executor others could not fetch from
+            free = trusted
         if not free:
             return None
         for rdd_id in stage.rdds:
@@ -233,6 +240,7 @@ class Driver(Node):
             self._task_done(src, *msg[1:])
         elif kind == "task-failed":
             self._task_failed(src, *msg[1:])
+        self._after_losses()
         self._schedule()
 
     def _heartbeat(self, executor: str, incarnation: int, cached, local, outputs) -> None:
@@ -260,6 +268,7 @@ class Driver(Node):
                 if now - heard > self.config["executor_timeout_us"]:
                     self._lose_executor(e, "heartbeats stopped")
             self.ctx.set_timer("check-executors", self.config["heartbeat_us"])
+            self._after_losses()
             self._schedule()
 
     def _lose_executor(self, executor: str, why: str) -> None:
@@ -288,6 +297,8 @@ class Driver(Node):
             holders[m] = None
             self.log.append((self.ctx.now(), "output-lost", self.jobs_run, sid, m, why,
                              origin))
+            if origin is None:
+                self.lost_now.add(sid)
 
     def _lose_local(self, key: tuple) -> None:
         if self.local.get(key) is not None:
@@ -340,22 +351,38 @@ class Driver(Node):
         if reason != "fetch-failed" or detail[0] != "shuffle":
             return  # the task runs again when scheduled
         sid, m = detail[1], detail[2]
+        if holder is not None:
+            self.excluded[holder] = self.ctx.now() + self.config["executor_timeout_us"]
         if self.outputs.get(sid, [None] * (m + 1))[m] == holder:
             for mm, h in enumerate(self.outputs[sid]):
                 if h == holder:
                     self._lose_output(sid, mm, f"fetch from {holder} failed")
+
+    def _after_losses(self) -> None:
+        """Once a step's losses are known: rerun what depends on a lost output of an
+        indeterminate stage (whatever found the loss: a fetch failure, a lost executor, a
+        heartbeat)."""
+        lost, self.lost_now = sorted(self.lost_now), set()
+        run = self.run
+        if run is None or "plan" not in run or not lost:
+            return
         if "recompute-everything" in self.bugs:
             # BUG recompute-everything: any loss reruns the whole job: every map output
             # and result partition is thrown away
             for s, holders in sorted(self.outputs.items()):
-                for mm in range(len(holders)):
-                    self._lose_output(s, mm, "rerun everything")
+                for m in range(len(holders)):
+                    self._lose_output(s, m, "rerun everything")
+            self.lost_now.clear()
             if run["partials"]:
                 self.log.append((self.ctx.now(), "results-dropped", run["number"],
                                  run["action"], "rerun everything"))
             run["partials"].clear()
+            run["running"].clear()  # what tasks still running report is ignored
             return
-        self._rerun_indeterminate(sid)
+        for sid in lost:
+            if self.run is not run:  # aborted
+                return
+            self._rerun_indeterminate(sid)
 
     def _rerun_indeterminate(self, sid: int) -> None:
         """A lost map output of a stage that may write other data on a rerun: rerun all of
@@ -368,6 +395,8 @@ class Driver(Node):
         if "partial-rerun-indeterminate" in self.bugs:
             return  # BUG partial-rerun-indeterminate: only the missing partitions rerun
         downstream = _downstream(run["plan"], stage.id)
+        if not self._consumed(downstream):
+            return  # nothing read the old output yet: the missing partitions suffice
         for s in [stage, *downstream]:
             if s.shuffle is not None:
                 for m in range(s.rdd.partitions):
@@ -381,6 +410,17 @@ class Driver(Node):
         for task_id, (s, _, _) in sorted(run["running"].items()):
             if s in {d.id for d in downstream}:
                 del run["running"][task_id]
+
+    def _consumed(self, downstream: list) -> bool:
+        """Whether any of these stages has read, or is reading, what is upstream of it."""
+        run = self.run
+        ids = {s.id for s in downstream}
+        if any(s in ids for s, _, _ in run["running"].values()):
+            return True
+        if any(s.shuffle is None for s in downstream) and run["partials"]:
+            return True
+        return any(h is not None for s in downstream if s.shuffle is not None
+                   for h in self.outputs.get(s.shuffle.id, ()))
 
 
 def _what(stage) -> tuple:

@@ -171,7 +171,8 @@ def salted_total(sc, salts: int = 4):
     stage reads the randomly keyed shuffle itself."""
     pairs = sc.text_file("words.txt").flat_map(str.split).map(lambda w: (w, 1))
     salted = pairs.map_random(lambda kv, rng: ((kv[0], rng.randrange(salts)), kv[1]))
-    return salted.reduce_by_key(add).map(lambda kv: kv[1]).reduce(add)
+    # more reduce partitions than task slots: the result stage runs in waves
+    return salted.reduce_by_key(add, 16).map(lambda kv: kv[1]).reduce(add)
 
 
 def checkpoint_consistency(sc):
@@ -185,29 +186,31 @@ def checkpoint_consistency(sc):
     return heads + tails
 
 
-def local_checkpoint_rounds(sc, rounds: int = 4):
+def local_checkpoint_rounds(sc, rounds: int = 8):
     """Counts kept by a local checkpoint, read by several actions."""
     counts = (sc.text_file("words.txt").flat_map(str.split).map(lambda w: (w, 1))
               .reduce_by_key(add).local_checkpoint())
     return [counts.filter(lambda kv, r=r: kv[1] > r).count() for r in range(rounds)]
 
 
-def bundled_jobs() -> dict[str, Job]:
-    """The bundled jobs by name, with their inputs."""
+@functools.cache
+def bundled_jobs(words: int = 2_000) -> dict[str, Job]:
+    """The bundled jobs by name, with their inputs (`words` in each text of words)."""
+    text = words_file(words)
     return {
-        "word-count": Job("word-count", word_count, {"words.txt": words_file()}),
+        "word-count": Job("word-count", word_count, {"words.txt": text}),
         "pagerank": Job("pagerank", pagerank, {"graph.txt": graph_file()}),
         "friends": Job("friends", friend_recommendations, {"friends.txt": friends_file()}),
         "logistic-regression": Job("logistic-regression", logistic_regression,
                                    {"points.txt": points_file()}),
         "distinct-after-repartition": Job("distinct-after-repartition",
                                           distinct_after_repartition,
-                                          {"words.txt": words_file(vocabulary=600)}),
+                                          {"words.txt": words_file(words, vocabulary=600)}),
         "salted-word-count": Job("salted-word-count", salted_word_count,
-                                 {"words.txt": words_file()}),
-        "salted-total": Job("salted-total", salted_total, {"words.txt": words_file()}),
+                                 {"words.txt": text}),
+        "salted-total": Job("salted-total", salted_total, {"words.txt": text}),
         "checkpoint-consistency": Job("checkpoint-consistency", checkpoint_consistency,
-                                      {"words.txt": words_file()}),
+                                      {"words.txt": text}),
         "local-checkpoint": Job("local-checkpoint", local_checkpoint_rounds,
-                                {"words.txt": words_file()}),
+                                {"words.txt": text}),
     }

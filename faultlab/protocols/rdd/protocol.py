@@ -49,6 +49,7 @@ class Rdd(Protocol):
                 "executor lost", 1_000, 600_000_000),
         Setting("fetch_timeout_us", 100_000, "wait for a shuffle block before a fetch "
                 "failure", 1_000, 600_000_000),
+        Setting("words", 2_000, "words in the bundled jobs' text input", 10, 10_000_000),
         Setting("jobs", "all", "the bundled jobs clients submit in turn, comma-separated "
                 "(all: every one)"),
     )
