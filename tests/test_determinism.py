@@ -52,8 +52,9 @@ def _in_subprocess(spec: RunSpec, hashseed: str) -> dict:
     RunSpec("twopc", seed=2, bugs=("release-read-locks-at-prepare",)),  # cycles found
     RunSpec("chord", seed=26),  # joins, leaves, failures and strikes on "joined"
     RunSpec("dynamo", seed=17),  # churn, hints, anti-entropy's random peers
+    RunSpec("rdd", seed=5, heal_at_us=1_500_000),  # strikes between stages, real user code
 ], ids=["primary-backup", "raft-triggers", "roster-membership", "twopc-events",
-        "twopc-cycles", "chord-churn", "dynamo-churn"])
+        "twopc-cycles", "chord-churn", "dynamo-churn", "rdd-strikes"])
 def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkeypatch):
     from roster import Roster
 
@@ -66,7 +67,7 @@ def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkey
     assert here.fingerprint == a["fingerprint"]
     import hashlib
     assert hashlib.sha256(dumps_history(here.history)).hexdigest() == a["history"]
-    if spec.protocol in ("raft", "twopc", "chord"):
+    if spec.protocol in ("raft", "twopc", "chord", "rdd"):
         assert any(f.trigger for f in here.spec.schedule.faults) and a["announcements"]
     if spec.protocol in ("roster", "chord", "dynamo"):
         kinds = {f.kind for f in here.spec.schedule.faults}

@@ -3,6 +3,7 @@ against its local evaluation; each planted bug found by its check; SPARK-23207 a
 deterministic scenario; the lineage checker on its own."""
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from faultlab.campaign.campaign import run_campaign
@@ -82,3 +83,20 @@ def test_recomputation_needs_a_loss():
     thrown = (1, "output-lost", 1, 0, 0, "indeterminate rerun", 3)
     assert judge_recomputation([launch, done, thrown, again], lambda j, s: s == 3).valid
     assert judge_recomputation([launch, done, thrown, again], lambda j, s: False).failed
+
+
+def test_checkpoint_truncation_is_checked(monkeypatch):
+    """Without the cut at complete checkpoints, a later action recomputes the shuffle behind
+    a local checkpoint after a loss; the check names it. With the cut, it holds."""
+    from faultlab.protocols.rdd.dag import stages
+    from faultlab.protocols.rdd.driver import Driver
+
+    spec = RunSpec("rdd", seed=0, config={"jobs": "local-checkpoint,checkpoint-consistency"})
+
+    def truncation(runs):
+        return [next(v for v in run(attrs.evolve(spec, seed=s)).verdicts
+                     if v.name == "checkpoint-truncates") for s in runs]
+    assert all(v.valid is True for v in truncation(range(8)))
+    monkeypatch.setattr(Driver, "_plan", lambda self, rdd: stages(rdd))
+    flagged = [v for v in truncation(range(8)) if v.failed]
+    assert flagged and "behind RDD" in flagged[0].explanation

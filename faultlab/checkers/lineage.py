@@ -12,6 +12,10 @@ recorded.
   restarted, a fetch from it failed, the data gone from it) or because the stage it
   depends on is indeterminate and reran (SPARK-23243): never to rerun what was not lost.
 
+- **Checkpoints truncate lineage.** Once every partition of a checkpointed RDD is kept
+  (reliably on the storage node, or locally on the executors), no later task of the job
+  recomputes a shuffle that lies behind it only: recovery reads the checkpoint.
+
 The task log is the driver's (protocols/rdd/driver.py): tuples whose second field names the
 event — launch, done, failed, output-lost, block-lost, results-dropped, executor-lost, abort.
 """
@@ -140,3 +144,35 @@ def judge_recomputation(log: list[tuple], indeterminate: Callable[[int, int], bo
                            f"partitions ({why})", {"job": job}, time=t)
     return Verdict("minimal-recomputation", True, f"{reruns} tasks reran, each for a loss",
                    {"measured": {"tasks-rerun": reruns}})
+
+
+def judge_truncation(log: list[tuple], partitions: Callable[[int, int], int],
+                     behind: Callable[[int, int, int, int], bool]) -> Verdict:
+    """`partitions(job, rdd)`: how many partitions the RDD has; `behind(job, action, shuffle,
+    rdd)`: whether every path from the action's RDD to that shuffle passes through `rdd`."""
+    kept: dict[tuple[int, int], set[int]] = {}  # (job, rdd) -> partitions checkpointed
+    complete: dict[int, dict[int, int]] = {}    # job -> RDD checkpointed whole -> in action
+    action_now: dict[int, int] = {}             # job -> the action its last launch served
+    for entry in log:
+        t, kind = entry[0], entry[1]
+        if kind == "checkpointed":
+            _, _, job, rdd, p, _ = entry
+            parts = kept.setdefault((job, rdd), set())
+            parts.add(p)
+            if len(parts) == partitions(job, rdd):
+                complete.setdefault(job, {}).setdefault(rdd, action_now.get(job, 0))
+        elif kind == "launch":
+            action_now[entry[2]] = entry[3]
+            if entry[4] != "map":
+                continue
+            _, _, job, action, _, sid, p, _, executor = entry
+            # actions planned after the checkpoint was whole must read it
+            for rdd, when in sorted(complete.get(job, {}).items()):
+                if action > when and behind(job, action, sid, rdd):
+                    return Verdict("checkpoint-truncates", False,
+                                   f"at t={t / 1e6:.3f}s job {job} recomputed shuffle {sid} "
+                                   f"partition {p}, which lies behind RDD {rdd}'s complete "
+                                   "checkpoint", {"job": job}, time=t)
+    n = sum(len(v) for v in complete.values())
+    return Verdict("checkpoint-truncates", True,
+                   f"{n} complete checkpoints, none recomputed behind")

@@ -42,6 +42,9 @@ class Node:
     on for this run; a bug is checked where the code it mutates lives (`if "x" in self.bugs`).
     """
 
+    # attributes rebuilt from what state() holds (code, caches), which need not be in it
+    DERIVED: tuple[str, ...] = ()
+
     def __init__(self, ctx: Context, config: dict, bugs: frozenset[str]) -> None:
         self.ctx = ctx
         self.config = config

@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 
 import attrs
+import networkx as nx
 
-from faultlab.checkers.lineage import judge_recomputation, judge_results
+from faultlab.checkers.lineage import judge_recomputation, judge_results, judge_truncation
 from faultlab.checkers.verdict import Verdict
 from faultlab.histories.record import RunRecord
+from faultlab.protocols.rdd.dag import lineage_graph
 from faultlab.protocols.rdd.jobs import bundled_jobs
 from faultlab.protocols.rdd.lineage import INDETERMINATE, Shuffle
 from faultlab.protocols.rdd.local import evaluate
@@ -57,14 +59,43 @@ def _story(ctx, log: list, job: int) -> list[dict]:
             {"anomaly": "reran", "why": "; ".join(reran) or "nothing"}]
 
 
+def _job_names(record: RunRecord) -> list[str]:
+    """The jobs in the order the driver numbered them (the order they were submitted)."""
+    return [o.invoke.value[0] for o in sorted(record.history.operations(),
+                                              key=lambda o: o.invoke.index)
+            if o.invoke.f == "job"]
+
+
+def checkpoint_truncates(record: RunRecord) -> Verdict:
+    state = record.states.get("driver")
+    if state is None:
+        return Verdict("checkpoint-truncates", "unknown", "the driver was not running")
+    names, words = _job_names(record), record.config["words"]
+
+    def ctx(job: int):
+        return oracle(names[job - 1], words)[1]
+
+    def behind(job: int, action: int, sid: int, rdd: int) -> bool:
+        c = ctx(job)
+        graph = lineage_graph(c.rdds)
+        parent = next(d.parent.id for r in c.rdds for d in r.deps
+                      if isinstance(d, Shuffle) and d.id == sid)
+        target = c.actions[action][0]
+        if rdd == parent or not nx.has_path(graph, parent, rdd):
+            return False
+        graph.remove_node(rdd)
+        return not nx.has_path(graph, parent, target)
+
+    return judge_truncation(list(dict(state)["log"]),
+                            lambda job, rdd: ctx(job).rdds[rdd].partitions, behind)
+
+
 def minimal_recomputation(record: RunRecord) -> Verdict:
     state = record.states.get("driver")
     if state is None:
         return Verdict("minimal-recomputation", "unknown", "the driver was not running")
     log = list(dict(state)["log"])
-    jobs = {o.invoke.index: o.invoke.value[0] for o in record.history.operations()
-            if o.invoke.f == "job"}
-    names = [jobs[i] for i in sorted(jobs)]  # the driver numbers jobs in arrival order
+    names = _job_names(record)
 
     def indeterminate(job: int, shuffle: int) -> bool:
         if not 1 <= job <= len(names):

@@ -34,10 +34,15 @@ MAX_STAGE_ATTEMPTS = 4
 
 
 class Driver(Node):
+    # rebuilt from what state() holds: the jobs' code, and the lineage of the job being run
+    DERIVED = ("jobs", "need", "plan")
+
     def start(self) -> None:
         self.jobs = bundled_jobs(self.config["words"])
         self.queue: list[Request] = []
-        self.run: dict | None = None            # the job being run
+        self.run: dict | None = None            # the job being run: plain data
+        self.need: ActionNeeded | None = None   # the action it waits for (derived from run)
+        self.plan: list | None = None           # that action's stages (derived from need)
         self.executors: dict[str, tuple[int, int]] = {}  # name -> (incarnation, last heard)
         self.outputs: dict[int, list] = {}       # shuffle id -> holder of each map output
         self.cached: dict[tuple, set] = {}       # (rdd, partition) -> executors caching it
@@ -52,12 +57,11 @@ class Driver(Node):
         self.ctx.set_timer("check-executors", self.config["heartbeat_us"])
 
     def state(self):
-        run = None
-        if self.run is not None:
-            run = {k: v for k, v in self.run.items() if k not in ("ctx", "need", "plan")}
-            run["req"] = self.run["req"]
-            run["plan"] = [s.id for s in self.run["plan"]]
-        return canonical({"queue": self.queue, "run": run, "executors": self.executors,
+        need = None if self.need is None else (self.need.index, self.need.kind,
+                                                 self.need.rdd.id)
+        plan = None if self.plan is None else [s.id for s in self.plan]
+        return canonical({"queue": self.queue, "run": self.run, "need": need, "plan": plan,
+                          "executors": self.executors,
                           "outputs": self.outputs, "cached": self.cached,
                           "local": self.local, "checkpointed": self.checkpointed,
                           "excluded": self.excluded,
@@ -98,8 +102,8 @@ class Driver(Node):
         try:
             value = job.function(ctx, **job.params)
         except ActionNeeded as need:
-            run.update(ctx=ctx, need=need, plan=self._plan(need.rdd), partials={},
-                       action=need.index)
+            self.need, self.plan = need, self._plan(need.rdd)
+            run.update(partials={}, action=need.index)
             self.ctx.announce("action-started", job=run["number"], action=need.index)
             self._schedule()
             return
@@ -107,7 +111,7 @@ class Driver(Node):
         self._end_job()
 
     def _end_job(self) -> None:
-        self.run = None
+        self.run = self.need = self.plan = None
         self._next_job()
 
     def _abort(self, why: str) -> None:
@@ -116,10 +120,13 @@ class Driver(Node):
         self._end_job()
 
     def _plan(self, rdd: RDD) -> list:
-        complete = {r for r, _ in self.checkpointed
-                    if all((r, p) in self.checkpointed
-                           for p in range(self._rdd(rdd, r).partitions))}
-        return stages(rdd, cut=lambda r: r.id in complete)
+        """The action's stages, the lineage cut at complete checkpoints: reliable ones are
+        read from the storage node, local ones from the executors (or the job fails)."""
+        def complete(r: RDD) -> bool:
+            held = self.checkpointed if r.checkpointed else self.local \
+                if r.storage == "local-checkpoint" else ()
+            return bool(held) and all((r.id, p) in held for p in range(r.partitions))
+        return stages(rdd, cut=complete)
 
     @staticmethod
     def _rdd(final: RDD, rdd_id: int) -> RDD:
@@ -135,10 +142,10 @@ class Driver(Node):
 
     def _schedule(self) -> None:
         run = self.run
-        if run is None or "plan" not in run:
+        if run is None or self.plan is None:
             return
-        by_id = {s.id: s for s in run["plan"]}
-        result = run["plan"][-1]
+        by_id = {s.id: s for s in self.plan}
+        result = self.plan[-1]
         if not self._missing(result):
             self._finish_action()
             return
@@ -146,7 +153,7 @@ class Driver(Node):
         for _, (_, _, executor) in run["running"].items():
             busy[executor] = busy.get(executor, 0) + 1
         running = {(s, p) for s, p, _ in run["running"].values()}
-        for stage in run["plan"]:
+        for stage in self.plan:
             if any(self._missing(by_id[s]) for s in stage.parents):
                 continue
             for p in self._missing(stage):
@@ -180,7 +187,7 @@ class Driver(Node):
         key = (stage.id, p)
         attempt = run["attempts"].get(key, 0)
         run["attempts"][key] = attempt + 1
-        final = run["need"].rdd
+        final = self.need.rdd
         task = Task(self.next_task, run["number"], stage.id, stage.rdd, p, attempt,
                     stage.shuffle,
                     {sid: list(self.outputs.get(sid, ())) for sid in _shuffles_read(stage)},
@@ -189,7 +196,7 @@ class Driver(Node):
                                      for q in range(self._rdd(final, r).partitions))),
                     dict(self.local), self.seed,
                     "checkpoint-without-persist" not in self.bugs
-                    or run["need"].kind == "checkpoint")
+                    or self.need.kind == "checkpoint")
         run["running"][task.id] = (stage.id, p, executor)
         self.log.append((self.ctx.now(), "launch", run["number"], run["action"],
                          *_what(stage), p, attempt, executor))
@@ -198,7 +205,7 @@ class Driver(Node):
 
     def _finish_action(self) -> None:
         run = self.run
-        need = run["need"]
+        need = self.need
         if need.kind != "checkpoint":
             parts = [run["partials"][p] for p in range(need.rdd.partitions)]
             if need.kind == "save":
@@ -208,11 +215,12 @@ class Driver(Node):
             if unsaved and "checkpoint-without-persist" in self.bugs:
                 # BUG checkpoint-without-persist: the checkpoint is written by a separate job
                 # that computes the RDD again, not from what this action computed
-                run.update(need=ActionNeeded(need.index, unsaved[0], "checkpoint"),
-                           plan=self._plan(unsaved[0]), partials={})
+                self.need = ActionNeeded(need.index, unsaved[0], "checkpoint")
+                self.plan = self._plan(unsaved[0])
+                run["partials"] = {}
                 self._schedule()
                 return
-        del run["plan"]
+        self.plan = None
         self._advance()
 
     def _unsaved_checkpoints(self, rdd: RDD) -> list[RDD]:
@@ -311,13 +319,17 @@ class Driver(Node):
         if run is None or task_id not in run["running"]:
             return  # from an attempt given up on
         stage_id, p, _ = run["running"].pop(task_id)
-        stage = next(s for s in run["plan"] if s.id == stage_id)
+        stage = next(s for s in self.plan if s.id == stage_id)
         self.log.append((self.ctx.now(), "done", run["number"], run["action"],
                          *_what(stage), p, executor, records))
-        self.checkpointed.update(tuple(k) for k in checkpointed)
+        for key in checkpointed:
+            self.checkpointed.add(tuple(key))
+            self.log.append((self.ctx.now(), "checkpointed", run["number"], *key, "reliable"))
         for key in cached:
             self.cached.setdefault(tuple(key), set()).add(executor)
         for key in local:
+            if tuple(key) not in self.local:
+                self.log.append((self.ctx.now(), "checkpointed", run["number"], *key, "local"))
             self.local[tuple(key)] = executor
         if stage.shuffle is not None:
             holders = self.outputs.setdefault(stage.shuffle.id, [None] * stage.rdd.partitions)
@@ -336,7 +348,7 @@ class Driver(Node):
         if run is None or task_id not in run["running"]:
             return
         stage_id, p, _ = run["running"].pop(task_id)
-        stage = next(st for st in run["plan"] if st.id == stage_id)
+        stage = next(st for st in self.plan if st.id == stage_id)
         self.log.append((self.ctx.now(), "failed", run["number"], run["action"],
                          *_what(stage), p, executor, reason))
         if reason == "local-checkpoint-lost":
@@ -364,7 +376,7 @@ class Driver(Node):
         heartbeat)."""
         lost, self.lost_now = sorted(self.lost_now), set()
         run = self.run
-        if run is None or "plan" not in run or not lost:
+        if run is None or self.plan is None or not lost:
             return
         if "recompute-everything" in self.bugs:
             # BUG recompute-everything: any loss reruns the whole job: every map output
@@ -388,13 +400,13 @@ class Driver(Node):
         """A lost map output of a stage that may write other data on a rerun: rerun all of
         it and everything downstream, or abort if results were already delivered."""
         run = self.run
-        stage = next((s for s in run["plan"] if s.shuffle is not None and s.shuffle.id == sid),
+        stage = next((s for s in self.plan if s.shuffle is not None and s.shuffle.id == sid),
                      None)
         if stage is None or stage.shuffle.parent.level != INDETERMINATE:
             return
         if "partial-rerun-indeterminate" in self.bugs:
             return  # BUG partial-rerun-indeterminate: only the missing partitions rerun
-        downstream = _downstream(run["plan"], stage.id)
+        downstream = _downstream(self.plan, stage.id)
         if not self._consumed(downstream):
             return  # nothing read the old output yet: the missing partitions suffice
         for s in [stage, *downstream]:

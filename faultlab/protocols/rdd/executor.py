@@ -24,7 +24,8 @@ DRIVER, STORAGE = "driver", "storage"
 class Task:
     """What the driver sends: compute `partition` of `rdd` (the last RDD of the stage) and,
     for a map task, write `shuffle`'s buckets. The RDD travels by reference, as Spark ships
-    its serialized closures; everything else is plain data."""
+    its serialized closures; everything else is plain data. A task is its id: the driver
+    never reuses one."""
 
     id: int
     job: int
@@ -39,8 +40,14 @@ class Task:
     seed: int
     write_checkpoints: bool = True  # keep checkpointed partitions as this task computes them
 
-    def __repr__(self) -> str:  # how it enters the trace fingerprint
+    def __repr__(self) -> str:  # how it enters the trace fingerprint and state()
         return f"task {self.id} stage {self.stage} rdd {self.rdd.id} p{self.partition}"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Task) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
 
 
 class Executor(Node):

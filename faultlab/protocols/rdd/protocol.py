@@ -49,7 +49,7 @@ class Rdd(Protocol):
                 "executor lost", 1_000, 600_000_000),
         Setting("fetch_timeout_us", 100_000, "wait for a shuffle block before a fetch "
                 "failure", 1_000, 600_000_000),
-        Setting("words", 2_000, "words in the bundled jobs' text input", 10, 10_000_000),
+        Setting("words", 2_000, "words in the bundled jobs' text input", 10, 1_000_000),
         Setting("jobs", "all", "the bundled jobs clients submit in turn, comma-separated "
                 "(all: every one)"),
     )
@@ -60,6 +60,8 @@ class Rdd(Protocol):
               function=checks.lineage_result),
         Check("minimal-recomputation", "no task reran unless its output was lost, or the "
               "indeterminate stage it depends on reran", function=checks.minimal_recomputation),
+        Check("checkpoint-truncates", "no task recomputes a shuffle behind a complete "
+              "checkpoint: recovery reads the checkpoint", function=checks.checkpoint_truncates),
     )
     roles = ("executors", "executor-with-cached-block", "executor-with-shuffle-output")
     announces = ("action-started", "task-started", "shuffle-written", "stage-completed")
