@@ -47,7 +47,9 @@ class Driver(Node):
         self.outputs: dict[int, list] = {}       # shuffle id -> holder of each map output
         self.cached: dict[tuple, set] = {}       # (rdd, partition) -> executors caching it
         self.local: dict[tuple, str | None] = {}  # local checkpoint block -> holder (None: lost)
-        self.checkpointed: set[tuple] = set()    # (rdd, partition) kept by the storage node
+        # (rdd, partition) kept by the storage node -> the task whose write counts (the one
+        # whose result was accepted: a duplicate attempt's write is never read)
+        self.checkpointed: dict[tuple, int] = {}
         self.excluded: dict[str, int] = {}       # executor -> until when no task goes there
         self.lost_now: set[int] = set()          # shuffles that lost an output this step
         self.next_task = 0
@@ -86,8 +88,7 @@ class Driver(Node):
         req = self.queue.pop(0)
         self.jobs_run += 1
         # shuffle and RDD ids are numbered per job: nothing of the last job carries over
-        self.outputs, self.cached, self.local = {}, {}, {}
-        self.checkpointed = set()
+        self.outputs, self.cached, self.local, self.checkpointed = {}, {}, {}, {}
         self.run = {"req": req, "job": req.value[0], "number": self.jobs_run, "results": [],
                     "partials": {}, "running": {}, "attempts": {}, "stage_failures": {},
                     "action": 0}
@@ -103,7 +104,9 @@ class Driver(Node):
             value = job.function(ctx, **job.params)
         except ActionNeeded as need:
             self.need, self.plan = need, self._plan(need.rdd)
-            run.update(partials={}, action=need.index)
+            # stage ids are the plan's: what tasks of the last action report is ignored
+            run.update(partials={}, running={}, attempts={}, stage_failures={},
+                       action=need.index)
             self.ctx.announce("action-started", job=run["number"], action=need.index)
             self._schedule()
             return
@@ -127,10 +130,6 @@ class Driver(Node):
                 if r.storage == "local-checkpoint" else ()
             return bool(held) and all((r.id, p) in held for p in range(r.partitions))
         return stages(rdd, cut=complete)
-
-    @staticmethod
-    def _rdd(final: RDD, rdd_id: int) -> RDD:
-        return final.ctx.rdds[rdd_id]
 
     # ---- scheduling ---------------------------------------------------------------------
 
@@ -191,9 +190,9 @@ class Driver(Node):
         task = Task(self.next_task, run["number"], stage.id, stage.rdd, p, attempt,
                     stage.shuffle,
                     {sid: list(self.outputs.get(sid, ())) for sid in _shuffles_read(stage)},
-                    frozenset(r for r, _ in self.checkpointed
-                              if all((r, q) in self.checkpointed
-                                     for q in range(self._rdd(final, r).partitions))),
+                    {(r, q): t for (r, q), t in self.checkpointed.items()
+                     if all((r, x) in self.checkpointed
+                            for x in range(final.ctx.rdds[r].partitions))},
                     dict(self.local), self.seed,
                     "checkpoint-without-persist" not in self.bugs
                     or self.need.kind == "checkpoint")
@@ -217,7 +216,7 @@ class Driver(Node):
                 # that computes the RDD again, not from what this action computed
                 self.need = ActionNeeded(need.index, unsaved[0], "checkpoint")
                 self.plan = self._plan(unsaved[0])
-                run["partials"] = {}
+                run.update(partials={}, running={}, attempts={}, stage_failures={})
                 self._schedule()
                 return
         self.plan = None
@@ -323,7 +322,7 @@ class Driver(Node):
         self.log.append((self.ctx.now(), "done", run["number"], run["action"],
                          *_what(stage), p, executor, records))
         for key in checkpointed:
-            self.checkpointed.add(tuple(key))
+            self.checkpointed[tuple(key)] = task_id
             self.log.append((self.ctx.now(), "checkpointed", run["number"], *key, "reliable"))
         for key in cached:
             self.cached.setdefault(tuple(key), set()).add(executor)

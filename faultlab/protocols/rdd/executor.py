@@ -35,7 +35,7 @@ class Task:
     attempt: int
     shuffle: Shuffle | None
     map_outputs: dict   # shuffle id -> executor holding each map partition's buckets
-    checkpoints: frozenset  # RDD ids whose reliable checkpoint is complete
+    checkpoints: dict   # (rdd id, partition) -> the task whose checkpoint write counts
     local_checkpoints: dict  # (rdd id, partition) -> executor holding the block
     seed: int
     write_checkpoints: bool = True  # keep checkpointed partitions as this task computes them
@@ -102,14 +102,15 @@ class Executor(Node):
         kind = msg[0]
         if kind == "task":
             self._begin(msg[1])
-        elif kind == "fetch":
-            _, task_id, key = msg
-            data = self.outputs.get((key[1], key[2]))
-            self.ctx.send(src, ("fetched", task_id, key,
-                                None if data is None else data[key[3]]))
-        elif kind == "fetch-block":
-            _, task_id, key = msg
-            self.ctx.send(src, ("fetched", task_id, key, self.local.get(key[1:])))
+        elif kind in ("fetch", "fetch-block"):  # ids are per job: only this job's data
+            _, task_id, job, key = msg
+            data = None
+            if job == self.job and kind == "fetch":
+                buckets = self.outputs.get((key[1], key[2]))
+                data = None if buckets is None else buckets[key[3]]
+            elif job == self.job:
+                data = self.local.get(key[1:])
+            self.ctx.send(src, ("fetched", task_id, key, data))
         elif kind == "fetched":
             self._fetched(*msg[1:])
         elif kind == "written":
@@ -132,8 +133,11 @@ class Executor(Node):
             self._fail(run, "local-checkpoint-lost", lost)
             return
         for key, holder in sorted(needs.items()):
-            kind = "fetch-block" if key[0] == "local" else "fetch"
-            self.ctx.send(holder, (kind if holder != STORAGE else "read", task.id, key))
+            if holder == STORAGE:
+                self.ctx.send(holder, ("read", task.id, key))
+            else:
+                kind = "fetch-block" if key[0] == "local" else "fetch"
+                self.ctx.send(holder, (kind, task.id, task.job, key))
         if needs:
             self.ctx.set_timer(f"fetch:{task.id}", self.config["fetch_timeout_us"], task.id)
         else:
@@ -146,8 +150,8 @@ class Executor(Node):
         if key in seen or key in self.cache or key in self.local:
             return None
         seen.add(key)
-        if rdd.id in task.checkpoints:
-            needs[("checkpoint", rdd.id, p)] = STORAGE
+        if key in task.checkpoints:  # the write of the task whose result counted
+            needs[("checkpoint", rdd.id, p, task.checkpoints[key])] = STORAGE
             return None
         if rdd.storage == "local-checkpoint" and key in task.local_checkpoints:
             holder = task.local_checkpoints[key]
@@ -199,8 +203,8 @@ class Executor(Node):
             return self.cache[key]
         if key in self.local:
             return self.local[key]
-        if ("checkpoint", rdd.id, p) in run["fetched"]:
-            return run["fetched"][("checkpoint", rdd.id, p)]
+        if key in task.checkpoints:
+            return run["fetched"][("checkpoint", rdd.id, p, task.checkpoints[key])]
         if ("local", rdd.id, p) in run["fetched"]:
             return run["fetched"][("local", rdd.id, p)]
         if run["lost"] == key:
@@ -223,7 +227,7 @@ class Executor(Node):
             self.cache[key] = out
         elif rdd.storage == "local-checkpoint":
             self.local[key] = out
-        if rdd.checkpointed and rdd.id not in task.checkpoints and task.write_checkpoints:
+        if rdd.checkpointed and key not in task.checkpoints and task.write_checkpoints:
             run["writes"].add(key)  # the first computation is what the checkpoint keeps
             self.ctx.send(STORAGE, ("write", task.id, key, out))
         return out

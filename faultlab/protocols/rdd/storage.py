@@ -17,9 +17,9 @@ class Storage(Node):
 
     def on_message(self, src: str, msg: tuple) -> None:
         kind = msg[0]
-        if kind == "write":  # an executor keeps a checkpoint partition
-            _, task_id, key, records = msg
-            self._keep(("checkpoint", *key), records)
+        if kind == "write":  # a task keeps a checkpoint partition, under its own name: the
+            _, task_id, key, records = msg  # driver commits the write of the task it accepts
+            self._keep(("checkpoint", *key, task_id), records)
             self.ctx.send(src, ("written", task_id, key))
         elif kind == "read":
             _, task_id, key = msg
