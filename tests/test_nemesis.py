@@ -127,9 +127,9 @@ def test_brief_families_are_short_and_opt_in():
     brief = [name for name, fam in FAMILIES.items() if not fam.general]
     assert set(brief) == {"leader-churn", "flicker", "leader-flap", "crash-cluster",
                           "leader-snipe", "leader-storm", "event-strike", "churn",
-                          "replace"}
-    cfg = NemesisConfig(families=tuple(f for f in brief
-                                       if f not in ("churn", "replace", "event-strike")),
+                          "replace", "data-loss"}
+    cfg = NemesisConfig(families=tuple(f for f in brief if f not in (
+                            "churn", "replace", "event-strike", "data-loss")),
                         swarm=False)
     seen = set()
     for seed in range(20):
