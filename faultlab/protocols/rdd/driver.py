@@ -91,7 +91,7 @@ class Driver(Node):
         self.outputs, self.cached, self.local, self.checkpointed = {}, {}, {}, {}
         self.run = {"req": req, "job": req.value[0], "number": self.jobs_run, "results": [],
                     "partials": {}, "running": {}, "attempts": {}, "stage_failures": {},
-                    "action": 0}
+                    "completed": [], "action": 0}
         self._advance()
 
     def _advance(self) -> None:
@@ -106,7 +106,7 @@ class Driver(Node):
             self.need, self.plan = need, self._plan(need.rdd)
             # stage ids are the plan's: what tasks of the last action report is ignored
             run.update(partials={}, running={}, attempts={}, stage_failures={},
-                       action=need.index)
+                       completed=[], action=need.index)
             self.ctx.announce("action-started", job=run["number"], action=need.index)
             self._schedule()
             return
@@ -155,7 +155,11 @@ class Driver(Node):
         for stage in self.plan:
             if any(self._missing(by_id[s]) for s in stage.parents):
                 continue
-            for p in self._missing(stage):
+            missing = self._missing(stage)
+            if missing and stage.id in run["completed"]:  # it had finished: resubmitted
+                run["completed"].remove(stage.id)
+                self.ctx.count("stages-resubmitted")
+            for p in missing:
                 if (stage.id, p) in running:
                     continue
                 executor = self._pick(stage, p, busy)
@@ -216,7 +220,8 @@ class Driver(Node):
                 # that computes the RDD again, not from what this action computed
                 self.need = ActionNeeded(need.index, unsaved[0], "checkpoint")
                 self.plan = self._plan(unsaved[0])
-                run.update(partials={}, running={}, attempts={}, stage_failures={})
+                run.update(partials={}, running={}, attempts={}, stage_failures={},
+                           completed=[])
                 self._schedule()
                 return
         self.plan = None
@@ -334,6 +339,7 @@ class Driver(Node):
             holders = self.outputs.setdefault(stage.shuffle.id, [None] * stage.rdd.partitions)
             holders[p] = executor
             if not self._missing(stage):
+                run["completed"].append(stage_id)
                 self.ctx.announce("shuffle-written", shuffle=stage.shuffle.id)
                 self.ctx.announce("stage-completed", stage=stage_id)
         else:

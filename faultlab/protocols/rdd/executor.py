@@ -200,11 +200,15 @@ class Executor(Node):
         if key in memo:
             return memo[key]
         if key in self.cache:
+            self.ctx.count("cache-hits")
             return self.cache[key]
         if key in self.local:
             return self.local[key]
         if key in task.checkpoints:
+            self.ctx.count("checkpoint-reads")
             return run["fetched"][("checkpoint", rdd.id, p, task.checkpoints[key])]
+        if rdd.storage == "memory":
+            self.ctx.count("cache-misses")
         if ("local", rdd.id, p) in run["fetched"]:
             return run["fetched"][("local", rdd.id, p)]
         if run["lost"] == key:
