@@ -3,6 +3,7 @@ Python, determinism levels as Spark assigns them, stages cut at shuffles, round-
 repartition with and without SPARK-23207's sort, and `faultlab lineage`."""
 from __future__ import annotations
 
+import importlib.util
 import math
 import random
 from collections import Counter
@@ -181,12 +182,19 @@ def test_lineage_command_prints_rdds_stages_and_draws(tmp_path, capsys):
     from faultlab.cli import main
 
     with pytest.raises(SystemExit) as exit_:
-        main(["lineage", "friends", "--png", str(tmp_path / "f.png")])
+        main(["lineage", "friends"])
     out = capsys.readouterr().out
     assert exit_.value.code == 0
     assert "group_by_key" in out and "wide ← 2" in out and "unordered" in out
     assert "stage 3: result, 4 tasks" in out
-    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit) as exit_:  # the PNG needs the plots extra
+        main(["lineage", "friends", "--png", str(tmp_path / "f.png")])
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert exit_.value.code == 0
+        assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    else:
+        assert exit_.value.code == 3 and "faultlab[plots]" in capsys.readouterr().err
+        assert not (tmp_path / "f.png").exists()
     user = tmp_path / "myjob.py"
     user.write_text("from faultlab.protocols.rdd import Job\n"
                     "def count(sc):\n    return sc.text_file('a').count()\n"
