@@ -475,11 +475,8 @@ class DynamoNode(Node):
             if me in owners and self.member:
                 self.delivered.pop(key, None)
                 continue
-            digest, done = self.delivered.get(key, (None, frozenset()))
-            if digest != _digest(self._data(key)):
-                done = frozenset()
-            for o in owners:
-                if o != me and o not in done and (o, key) not in self.hints:
+            for o in self._owed(key):
+                if (o, key) not in self.hints:
                     self.hints.add((o, key))
                     added = True
         if added:
@@ -502,7 +499,7 @@ class DynamoNode(Node):
                 self._delivered(owner, key, _digest(data))  # BUG drop-hint-before-ack
         if changed:
             self._save_hints()
-        self._drop_unowned()  # (its sweep owes a key whose owner went to the new owners)
+        self._drop_unowned()
 
     def _on_handoff_ok(self, src: str, key, digest: bytes) -> None:
         if digest == _digest(self._data(key)) and (src, key) in self.hints:
@@ -517,15 +514,21 @@ class DynamoNode(Node):
         held, done = self.delivered.get(key, (digest, frozenset()))
         self.delivered[key] = (digest, (done if held == digest else frozenset()) | {owner})
 
+    def _owed(self, key) -> list[str]:
+        """The current owners of `key`, us apart, that have not acknowledged our copy."""
+        digest, done = self.delivered.get(key, (None, frozenset()))
+        if digest != _digest(self._data(key)):
+            done = frozenset()
+        me = self.ctx.name
+        return [o for o in self.ring.owners(key, self.n) if o != me and o not in done]
+
     def _drop_unowned(self) -> None:
-        """Drop the keys we do not own whose hand-offs every owner has acknowledged (the
-        sweep owes every unowned key to its owners, so no hint left means all are done)."""
-        self._sweep()
-        ring = self.ring
-        hinted = {k for _, k in self.hints}
+        """Drop the keys we do not own once every current owner has acknowledged our copy
+        (asked of the owners now: a joiner may have made a key unowned since the sweep)."""
+        me = self.ctx.name
         for key in sorted(self.store):
-            if key not in hinted and not (self.member and
-                                          self.ctx.name in ring.owners(key, self.n)):
+            if not (self.member and me in self.ring.owners(key, self.n)) \
+                    and not self._owed(key):
                 self._drop(key)
 
     # ---- anti-entropy ----------------------------------------------------------------------

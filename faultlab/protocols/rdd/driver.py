@@ -27,7 +27,7 @@ from faultlab.protocols.rdd.context import ActionNeeded, Context, action_result
 from faultlab.protocols.rdd.dag import stages
 from faultlab.protocols.rdd.executor import STORAGE, Task
 from faultlab.protocols.rdd.jobs import bundled_jobs
-from faultlab.protocols.rdd.lineage import INDETERMINATE, RDD
+from faultlab.protocols.rdd.lineage import INDETERMINATE, RDD, Shuffle
 from faultlab.sim.node import Node, Request, canonical
 
 MAX_STAGE_ATTEMPTS = 4
@@ -446,21 +446,9 @@ def _what(stage) -> tuple:
 
 
 def _shuffles_read(stage) -> set[int]:
-    """The shuffles a stage's tasks read (those of its RDDs' wide dependencies)."""
-    from faultlab.protocols.rdd.lineage import Shuffle
-
-    out, stack, seen = set(), [stage.rdd], set()
-    while stack:
-        r = stack.pop()
-        if r.id in seen:
-            continue
-        seen.add(r.id)
-        for dep in r.deps:
-            if isinstance(dep, Shuffle):
-                out.add(dep.id)
-            elif dep.parent.id in stage.rdds:
-                stack.append(dep.parent)
-    return out
+    """The shuffles a stage's tasks read: the wide dependencies of the RDDs it pipelines."""
+    rdds = stage.rdd.ctx.rdds
+    return {d.id for i in stage.rdds for d in rdds[i].deps if isinstance(d, Shuffle)}
 
 
 def _downstream(plan: list, stage_id: int) -> list:
