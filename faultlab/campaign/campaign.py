@@ -101,9 +101,19 @@ def run_campaign(spec: RunSpec, seeds: Iterable[int], *, jobs: int = 1,
 
     started = time.perf_counter()
     docs = [attrs.evolve(spec, seed=s).to_dict() for s in seeds]
-    results: list[SeedResult] = []
+    results = run_all(run_seed, docs, jobs=jobs, executor=executor, on_result=on_result)
+    results.sort(key=lambda r: r.seed)
+    return CampaignResult(spec, tuple(results), time.perf_counter() - started)
 
-    def collect(r: SeedResult) -> None:
+
+def run_all(worker: Callable, docs: list, *, jobs: int = 1, executor: cf.Executor | None = None,
+            on_result: Callable | None = None) -> list:
+    """`worker(doc)` for every doc, in completion order, on `executor` or a process pool
+    of `jobs` workers (this process when jobs == 1); `on_result` sees each as it comes.
+    Interrupted, it stops its own workers at once and re-raises."""
+    results: list = []
+
+    def collect(r) -> None:
         results.append(r)
         if on_result is not None:
             on_result(r)
@@ -111,23 +121,22 @@ def run_campaign(spec: RunSpec, seeds: Iterable[int], *, jobs: int = 1,
     jobs = max(1, min(jobs, len(docs)))
     if executor is None and jobs == 1:
         for doc in docs:
-            collect(run_seed(doc))
-    else:
-        own = executor is None
-        pool = executor or cf.ProcessPoolExecutor(max_workers=jobs)
-        try:
-            futures = [pool.submit(run_seed, doc) for doc in docs]
-            for fut in cf.as_completed(futures):
-                collect(fut.result())
-        except BaseException:
-            if own:
-                _stop_workers(pool)
-                pool.shutdown(wait=False, cancel_futures=True)  # its workers are dead
-            raise
+            collect(worker(doc))
+        return results
+    own = executor is None
+    pool = executor or cf.ProcessPoolExecutor(max_workers=jobs)
+    try:
+        futures = [pool.submit(worker, doc) for doc in docs]
+        for fut in cf.as_completed(futures):
+            collect(fut.result())
+    except BaseException:
         if own:
-            pool.shutdown(cancel_futures=True)
-    results.sort(key=lambda r: r.seed)
-    return CampaignResult(spec, tuple(results), time.perf_counter() - started)
+            _stop_workers(pool)
+            pool.shutdown(wait=False, cancel_futures=True)  # its workers are dead
+        raise
+    if own:
+        pool.shutdown(cancel_futures=True)
+    return results
 
 
 def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:

@@ -10,7 +10,7 @@ from faultlab.checkers.verdict import Verdict
 from faultlab.errors import FaultlabError
 from faultlab.histories import History
 from faultlab.histories.record import RunRecord
-from faultlab.nemesis.faults import ANNOUNCER, ROLE_PREFIX
+from faultlab.nemesis.faults import ANNOUNCER, NOT, ROLE_PREFIX
 from faultlab.nemesis.generator import Target, generate_schedule
 from faultlab.nemesis.inject import FaultRecord, Nemesis
 from faultlab.nemesis.kinds import KINDS
@@ -95,6 +95,7 @@ def _check_schedule(schedule: Schedule, protocol: Protocol, target: Target) -> N
             raise FaultlabError(f"{where}: protocol {protocol.name!r} does not allow "
                                 "membership changes")
         for t in fault.targets:
+            t = t.removeprefix(NOT)
             if t.startswith(ROLE_PREFIX):
                 if t[len(ROLE_PREFIX):] not in target.roles:
                     raise FaultlabError(f"{where}: protocol {protocol.name!r} has no role "
@@ -105,7 +106,7 @@ def _check_schedule(schedule: Schedule, protocol: Protocol, target: Target) -> N
             elif t not in target.slots:
                 raise FaultlabError(f"{where}: target {t!r} is not a node "
                                     f"(nodes: {', '.join(target.slots)})")
-            elif t in target.exempt:
+            elif t in target.exempt and not fault.params.get("cut_exempt"):
                 raise FaultlabError(f"{where}: node {t!r} is exempt from faults")
 
 

@@ -24,6 +24,7 @@ COMMANDS = {
     "faults": "faultlab.cli.faults:faults_cmd",
     "quorum": "faultlab.cli.quorum:quorum_cmd",
     "lineage": "faultlab.cli.lineage:lineage_cmd",
+    "cap": "faultlab.cli.cap:cap_cmd",
 }
 
 

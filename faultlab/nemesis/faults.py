@@ -17,6 +17,7 @@ from faultlab.nemesis.kinds import get_kind
 
 ROLE_PREFIX = "role:"
 ANNOUNCER = "announcer"  # target: the node whose announcement set the fault off
+NOT = "!"  # target prefix: every node but those the rest names ("!role:leader")
 LEADER = ROLE_PREFIX + "leader"
 MAX_TIME_US = 3_600_000_000  # an hour of simulated time bounds every time in a schedule
 
@@ -107,9 +108,15 @@ class Fault:
     def end(self) -> int:
         return self.time + self.duration_us
 
+    def set_params(self) -> dict[str, Any]:
+        """The params that differ from their defaults (the rest go unsaid), by name."""
+        defaults = {p.name: p.default for p in get_kind(self.kind).params}
+        return {k: v for k, v in sorted(self.params.items())
+                if defaults.get(k) is None or v != defaults[k]}
+
     def to_dict(self) -> dict:
         d = {"time": self.time, "kind": self.kind, "duration_us": self.duration_us,
-             "targets": list(self.targets), "params": dict(sorted(self.params.items()))}
+             "targets": list(self.targets), "params": self.set_params()}
         if self.trigger is not None:
             d["trigger"] = self.trigger.to_dict()
         return d
@@ -140,7 +147,7 @@ class Fault:
             what += f" {self.params['mode']}"
         if self.targets:
             what += f" [{', '.join(self.targets)}]"
-        extras = {k: v for k, v in sorted(self.params.items()) if k != "mode"}
+        extras = {k: v for k, v in self.set_params().items() if k != "mode"}
         if extras:
             what += " " + " ".join(f"{k}={v}" for k, v in extras.items())
         when = f", {self.trigger.describe()}" if self.trigger else ""

@@ -2,10 +2,12 @@
 
 Targets are resolved when a fault strikes: node names as they are, "role:<name>" by asking
 the protocol who holds the role, "announcer" as the node whose announcement set a triggered
-fault off. Exempt nodes are never struck. The resolved nodes are remembered so the fault's
-end undoes exactly what its start did; overlapping crashes and pauses are counted, so a node
-killed twice restarts when the last kill ends. A fault with a trigger arms at its time and
-strikes after the n-th matching announcement; one that has not struck by the heal never does.
+fault off, and "!<target>" as every node but those. Exempt nodes are never struck, save by
+a partition that puts them on one side of its cut (`cut_exempt`). The resolved nodes are
+remembered so the fault's end undoes exactly what its start did; overlapping crashes and
+pauses are counted, so a node killed twice restarts when the last kill ends. A fault with a
+trigger arms at its time and strikes after the n-th matching announcement; one that has not
+struck by the heal never does.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from collections.abc import Callable
 
 import attrs
 
-from faultlab.nemesis.faults import ANNOUNCER, ROLE_PREFIX, Fault
+from faultlab.nemesis.faults import ANNOUNCER, NOT, ROLE_PREFIX, Fault
 from faultlab.nemesis.kinds import KINDS
 from faultlab.nemesis.schedule import Schedule
 from faultlab.sim.kernel import Simulator
@@ -80,8 +82,11 @@ class Nemesis:
     def is_active(self, index: int) -> bool:
         return index in self._active
 
-    def reachable(self) -> tuple[str, ...]:
-        """The nodes whose links a partition may cut (every slot but the exempt)."""
+    def reachable(self, with_exempt: bool = False) -> tuple[str, ...]:
+        """The nodes whose links a partition may cut (every slot but the exempt, unless
+        `with_exempt`)."""
+        if with_exempt:
+            return self.sim.names
         exempt = self.sim.net.exempt
         return tuple(n for n in self.sim.names if n not in exempt)
 
@@ -149,17 +154,21 @@ class Nemesis:
                 sim.at(sim.time + trigger.after_us, f"nemesis start {i}", self._begin,
                        (i, node))
 
-    def _resolve(self, targets: tuple[str, ...], announcer: str | None = None) -> tuple[str, ...]:
+    def _resolve(self, targets: tuple[str, ...], announcer: str | None = None,
+                 with_exempt: bool = False) -> tuple[str, ...]:
         nodes: list[str] = []
         for t in targets:
-            if t.startswith(ROLE_PREFIX):
+            if t.startswith(NOT):
+                but = self._resolve((t[len(NOT):],), announcer, with_exempt)
+                nodes.extend(n for n in self.reachable(with_exempt) if n not in but)
+            elif t.startswith(ROLE_PREFIX):
                 nodes.extend(self.role_holders(t[len(ROLE_PREFIX):]))
             elif t == ANNOUNCER:
                 if announcer is not None:
                     nodes.append(announcer)
             elif t in self.sim.contexts:
                 nodes.append(t)
-        exempt = self.sim.net.exempt
+        exempt = () if with_exempt else self.sim.net.exempt
         return tuple(sorted({n for n in nodes if n not in exempt}))
 
     def _begin(self, arg: tuple[int, str | None]) -> None:
@@ -168,7 +177,8 @@ class Nemesis:
             return
         fault = self.schedule.faults[i]
         kind = KINDS[fault.kind]
-        nodes = self._resolve(fault.targets, announcer)
+        nodes = kind.struck(self, fault, self._resolve(fault.targets, announcer,
+                                                       bool(fault.params.get("cut_exempt"))))
         key = fault.kind if fault.kind != "partition" else f"partition-{fault.params['mode']}"
         if fault.trigger is not None:
             key += f" (on {fault.trigger.event})"

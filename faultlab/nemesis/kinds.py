@@ -97,6 +97,10 @@ class FaultKind:
                 out[p.name] = p.default
         return out
 
+    def struck(self, nemesis: Nemesis, fault: Fault, nodes: tuple[str, ...]) -> tuple[str, ...]:
+        """The nodes the fault strikes, from its resolved targets (default: those)."""
+        return nodes
+
     def start(self, nemesis: Nemesis, key: int, fault: Fault, nodes: tuple[str, ...]) -> Any:
         raise NotImplementedError
 
@@ -115,12 +119,25 @@ class Partition(FaultKind):
     description = ("cut links between nodes; mode halves|isolate|one-way: targets are one "
                    "side (one-way: the side whose messages are lost); ring|bridge: targets "
                    "are an order of the nodes")
-    params = (Param("mode", str, "the shape of the cut", choices=PARTITION_MODES),)
+    params = (Param("mode", str, "the shape of the cut", choices=PARTITION_MODES),
+              Param("size", int, "make the targeted side exactly this many nodes: the "
+                    "targets first, then the others in name order (0: the targets as "
+                    "they are)", 0, 1_000, default=0),
+              Param("cut_exempt", bool, "exempt nodes (a driver, a storage node) take part "
+                    "in the cut like any other node, on whichever side", default=False))
     targets = "partition"
+
+    def struck(self, nemesis, fault, nodes):
+        size = fault.params["size"]
+        if not size:
+            return nodes
+        others = [n for n in nemesis.reachable(fault.params["cut_exempt"]) if n not in nodes]
+        return tuple(sorted([*nodes, *others][:size]))
 
     def start(self, nemesis, key, fault, nodes):
         sim = nemesis.sim
-        links = partition_links(fault.params["mode"], nodes, nemesis.reachable())
+        links = partition_links(fault.params["mode"], nodes,
+                                nemesis.reachable(fault.params["cut_exempt"]))
         sim.net.block(links)
         return links
 
@@ -128,31 +145,51 @@ class Partition(FaultKind):
         nemesis.sim.net.unblock(undo)
 
 
+def partition_sides(mode: str, targets: tuple[str, ...],
+                    names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The sides a partition leaves among `names`, named by what they are: halves and
+    isolate give the targeted side and the rest, one-way the mute side (whose messages are
+    lost) and the rest, bridge the left, the bridge node and the right; ring (everyone sees
+    a majority) one side per node."""
+    inside = tuple(n for n in targets if n in names)
+    rest = tuple(n for n in names if n not in inside)
+    if mode == "halves":
+        return {"cut": inside, "rest": rest}
+    if mode == "isolate":
+        return {"isolated": inside, "rest": rest}
+    if mode == "one-way":
+        return {"mute": inside, "rest": rest}
+    order = inside + rest
+    if mode == "bridge":
+        mid = len(order) // 2
+        return {"left": order[:mid], "bridge": order[mid:mid + 1], "right": order[mid + 1:]}
+    return {n: (n,) for n in order}
+
+
 def partition_links(mode: str, targets: tuple[str, ...], names: tuple[str, ...]) -> set:
     """The directed links a partition blocks among `names`. `targets` is the side named by
     the fault: one half, the isolated nodes, the ring order, the bridge order, or the one-way
     senders."""
-    inside = [n for n in targets if n in names]
-    rest = [n for n in names if n not in inside]
-    if mode in ("halves", "isolate"):
-        return {(a, b) for a in inside for b in rest} | {(b, a) for a in inside for b in rest}
-    if mode == "one-way":  # the targets' messages are lost; they still hear everyone else
-        return {(a, b) for a in inside for b in rest}
-    order = inside + rest
+    sides = partition_sides(mode, targets, names)
+    if mode in ("halves", "isolate", "one-way"):
+        inside, rest = sides.values()
+        links = {(a, b) for a in inside for b in rest}
+        if mode == "one-way":  # the targets' messages are lost; they still hear everyone
+            return links
+        return links | {(b, a) for a, b in links}
+    if mode == "bridge":  # two sides that cannot talk, and one node in the middle sees both
+        left, right = sides["left"], sides["right"]
+        return {(a, b) for a in left for b in right} | {(b, a) for a in left for b in right}
+    order = list(sides)  # ring: each node sees a majority (itself and its nearest neighbours)
     n = len(order)
-    if mode == "ring":  # each node sees a majority (itself and its nearest neighbours)
-        reach = (n // 2 + 1) // 2
-        links = set()
-        for i, a in enumerate(order):
-            for j, b in enumerate(order):
-                dist = min(abs(i - j), n - abs(i - j))
-                if i != j and dist > reach:
-                    links.add((a, b))
-        return links
-    # bridge: two sides that cannot talk, and one node in the middle that sees both
-    mid = n // 2
-    left, right = order[:mid], order[mid + 1:]
-    return {(a, b) for a in left for b in right} | {(b, a) for a in left for b in right}
+    reach = (n // 2 + 1) // 2
+    links = set()
+    for i, a in enumerate(order):
+        for j, b in enumerate(order):
+            dist = min(abs(i - j), n - abs(i - j))
+            if i != j and dist > reach:
+                links.add((a, b))
+    return links
 
 
 # ---- processes -------------------------------------------------------------------------------

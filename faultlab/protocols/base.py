@@ -71,6 +71,37 @@ class Check:
 
 
 @attrs.frozen
+class Promise:
+    """What a configuration promises while the network is split, for the CAP report to hold
+    its measurements against: the consistency checks and violation statistics that stay
+    clean ("all": every one), and which sides stay available: "every" side of at least
+    `min_side` nodes, the side holding a majority of the members by itself, or "none" (it
+    may block)."""
+
+    keeps: tuple[str, ...]
+    available: str  # "every" | "majority" | "none"
+    text: str
+    min_side: int = 1
+
+    def broken(self, violations) -> list[str]:
+        """The promised names among `violations`."""
+        return [v for v in violations if "all" in self.keeps or v in self.keeps]
+
+
+@attrs.frozen
+class Blocking:
+    """A wait a node can be stuck in while the network is split, for the CAP report: it
+    opens when the node announces `opens` and closes when it announces `closes`, the two
+    matched by their announcements' `key` field (a participant in doubt from its yes vote
+    to the outcome)."""
+
+    opens: str
+    closes: str
+    key: str
+    label: str
+
+
+@attrs.frozen
 class Cluster:
     """The node slots of one run: the class each runs, which start as members (the rest
     are spares a join boots), and which the nemesis never touches."""
@@ -120,8 +151,19 @@ class Protocol:
     churn: ClassVar[ChurnLimits | None] = None     # None: members never join, leave or fail
     # (label, numerator, denominator) of run statistics the campaign summary shows as a share
     rates: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    # run statistics that count consistency violations (stale reads, lost writes), which
+    # the CAP report holds against a configuration as it does a failed check
+    violations: ClassVar[tuple[str, ...]] = ()
     default_workload: ClassVar[Workload] = Workload()
     default_nemesis: ClassVar[NemesisConfig] = NemesisConfig()
+    # The CAP report (`faultlab cap`): the node that matters for which side of a cut it is
+    # on, as a fault target ("role:leader"; None for a protocol of peers); an event the cut
+    # waits for after the warm-up (None: it strikes at once); a wait nodes may be stuck in;
+    # the configurations worth comparing, by label.
+    cap_target: ClassVar[str | None] = None
+    cap_trigger: ClassVar[str | None] = None
+    cap_blocking: ClassVar[Blocking | None] = None
+    cap_configs: ClassVar[tuple[tuple[str, dict], ...]] = (("default", {}),)
 
     # ---- declaration -----------------------------------------------------------------------
 
@@ -156,6 +198,10 @@ class Protocol:
         """What this configuration promises, proved or refuted before any run (Dynamo's
         quorum intersection), one line each for the campaign summary."""
         return []
+
+    def cap_promise(self, config: dict) -> Promise:
+        """What this configuration promises under a partition (default: nothing)."""
+        return Promise((), "none", "no promise declared")
 
     def check_bugs(self, bugs) -> frozenset[str]:
         for bug in bugs:

@@ -8,6 +8,12 @@ generator routes an op there: a thread keeps its node while ops succeed, moves t
 member otherwise, and when the membership changes the threads spread over the new members.
 After the workload phase, a final thread issues the protocol's final operations (e.g. the
 set's final read), retrying until each succeeds or the deadline passes.
+
+Sided clients (`Workload.sided`, for the CAP experiments) are attached to a home node, as
+Jepsen's are: every op starts there (or where the op generator routes it), and a request,
+redirect or reply crosses a link only if the network lets the home node's messages cross it,
+so across a partition it is lost and the op times out. Their ops record the home as `node`.
+The final thread roams: it runs after the heal.
 """
 from __future__ import annotations
 
@@ -23,12 +29,13 @@ _FINAL_RETRY_US = 50_000  # pause between attempts of a final operation
 
 
 class _Thread:
-    __slots__ = ("index", "process", "node", "req", "hops", "membership")
+    __slots__ = ("index", "process", "node", "home", "req", "hops", "membership")
 
-    def __init__(self, index: int, node: str):
+    def __init__(self, index: int, node: str, home: str | None = None):
         self.index = index
         self.process = index
         self.node = node        # where this thread sends its next operation
+        self.home = home        # a sided client's node (None: it roams)
         self.req: Request | None = None
         self.hops = 0
         self.membership = 0     # the kernel's membership changes when `node` was chosen
@@ -49,7 +56,13 @@ class Clients:
         self.op_count = 0
         self.open: dict[int, _Thread] = {}  # request id -> thread waiting for it
         members = self._targets() or sim.names
-        self.threads = [_Thread(i, members[i % len(members)]) for i in range(workload.clients)]
+        if workload.sided:
+            homes = ops.homes(members)
+            self.threads = [_Thread(i, homes[i % len(homes)], homes[i % len(homes)])
+                            for i in range(workload.clients)]
+        else:
+            self.threads = [_Thread(i, members[i % len(members)])
+                            for i in range(workload.clients)]
         self.final = _Thread(workload.clients, members[0])
         self.workload_end = 0
         self.deadline = 0
@@ -77,7 +90,20 @@ class Clients:
     def _record(self, type: str, thread: _Thread, f: str, value, error=None) -> None:
         ops = self.history_ops
         ops.append(Op(index=len(ops), type=type, process=thread.process, f=f, value=value,
-                      time=self.sim.time, node=thread.node, error=error))
+                      time=self.sim.time, node=thread.home or thread.node, error=error))
+
+    def _cut(self, thread: _Thread, src: str, dst: str) -> bool:
+        """Whether a sided client's message from `src` to `dst` is lost: the client side of
+        the link is its home node's."""
+        blocked = self.sim.net.blocked
+        return thread.home is not None and bool(blocked) and src != dst and (src, dst) in blocked
+
+    def _submit(self, thread: _Thread, req: Request) -> None:
+        if self._cut(thread, thread.home, thread.node):
+            self.sim.stats["client-messages-cut"] = \
+                self.sim.stats.get("client-messages-cut", 0) + 1
+            return  # lost on the way: the op's timeout ends it
+        self.sim.submit(thread.node, req)
 
     def _targets(self) -> tuple[str, ...]:
         """The nodes clients may pick: current members that are not exempt."""
@@ -117,6 +143,8 @@ class Clients:
         chosen = self.ops.node_for(f, value, self.sim.member_list())
         if chosen is not None:
             thread.node = chosen
+        elif thread.home is not None:
+            thread.node = thread.home
         elif thread.membership != self.sim.membership_changes:
             members = self._targets()
             if members:
@@ -128,7 +156,7 @@ class Clients:
         thread.hops = 0
         self._record(INVOKE, thread, f, value)
         self.open[req.id] = thread
-        self.sim.submit(thread.node, req)
+        self._submit(thread, req)
         self.sim.at(self.sim.time + self.workload.timeout_us, f"timeout {req.id}",
                     self._timeout, req)
 
@@ -158,6 +186,8 @@ class Clients:
         thread = self.open.get(req.id)
         if thread is None:
             return  # the op already timed out
+        if self._cut(thread, node, thread.home):
+            return  # the answer is lost: the op's timeout ends it
         if type not in (OK, FAIL):
             raise ValueError(f"node {node} replied {type!r}; nodes reply ok or fail")
         thread.node = node
@@ -166,7 +196,7 @@ class Clients:
     def on_redirect(self, arg) -> None:
         req, node, hint = arg
         thread = self.open.get(req.id)
-        if thread is None:
+        if thread is None or self._cut(thread, node, thread.home):
             return
         thread.node = hint if hint in self._targets() else self._next_member(node)
         thread.hops += 1
@@ -176,7 +206,7 @@ class Clients:
     def _resend(self, req: Request) -> None:
         thread = self.open.get(req.id)
         if thread is not None:
-            self.sim.submit(thread.node, req)
+            self._submit(thread, req)
 
     def on_refused(self, req: Request, node: str) -> None:
         """The target was down. If this was the first node tried, the op certainly did not

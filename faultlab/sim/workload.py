@@ -22,7 +22,9 @@ class Workload:
     info and its process retires; a fresh process id takes its slot (Jepsen's numbering:
     process p is followed by p + clients + 1, the extra thread being the final ops').
     `keys` and `mix` are read by the protocol's op generator (an empty mix means the
-    protocol's default).
+    protocol's default). `sided` attaches each client to one node, as Jepsen's clients are:
+    during a partition it reaches only the nodes on that node's side (the CAP experiments
+    turn it on; campaigns keep free-roaming clients).
     """
 
     clients: int = 10
@@ -30,10 +32,13 @@ class Workload:
     timeout_us: int = 400_000
     keys: int = 4
     mix: tuple[tuple[str, int], ...] = ()
+    sided: bool = False
 
     def to_dict(self) -> dict:
         d = attrs.asdict(self)
         d["mix"] = [list(pair) for pair in self.mix]
+        if not self.sided:  # bundles written before sided clients existed read the same
+            del d["sided"]
         return d
 
     @classmethod
@@ -60,6 +65,8 @@ class Workload:
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
                 raise FaultlabError(f"workload {name} must be an integer from {lo} to {hi}, "
                                     f"got {value!r}")
+        if not isinstance(self.sided, bool):
+            raise FaultlabError(f"workload sided must be true or false, got {self.sided!r}")
         if self.mix and not any(w for _, w in self.mix):
             raise FaultlabError("workload mix needs at least one op with a positive weight")
 
@@ -94,6 +101,11 @@ class OpGenerator:
     def node_for(self, f: str, value: Any, members: tuple[str, ...]) -> str | None:
         """The member this op must go to, or None for the client's usual node."""
         return None
+
+    def homes(self, members: tuple[str, ...]) -> tuple[str, ...]:
+        """The nodes sided clients attach to, in turn (default: the members clients send
+        to; a job-submitting client lives beside its driver)."""
+        return members
 
     def final_ops(self) -> list[tuple[str, Any]]:
         """Ops issued after the workload and retried until they succeed (a final read)."""

@@ -9,6 +9,7 @@ import attrs
 
 from faultlab.checkers.linearizability import check_linearizable
 from faultlab.checkers.models import get_model
+from faultlab.checkers.stale_reads import missed_writes
 from faultlab.checkers.verdict import Verdict
 from faultlab.histories import History
 from faultlab.histories.record import RunRecord
@@ -99,6 +100,16 @@ def no_lost_puts(record: RunRecord) -> Verdict:
     return Verdict("no-lost-puts", verdict.valid,
                    text if verdict.valid is not True else f"no put lost ({text})",
                    verdict.anomalies, verdict.witness, verdict.ops, verdict.time)
+
+
+def stale_gets(record: RunRecord) -> Verdict:
+    """Measured, over the whole run: gets that missed a put acknowledged before they began
+    (during churn or a cut each side's ring answers from what it holds)."""
+    reads = missed_writes(record.history, "put", "get")
+    stale = sum(1 for _, _, missed in reads if missed is not None)
+    n = len(reads)
+    return Verdict("stale-reads", True, f"{stale} of {n} gets stale",
+                   {"measured": {"reads-judged": n, "stale-reads": stale}})
 
 
 def replicas_after_heal(record: RunRecord) -> Verdict:

@@ -7,7 +7,7 @@ import random
 from faultlab.errors import FaultlabError
 from faultlab.nemesis.families import ChurnLimits
 from faultlab.nemesis.generator import NemesisConfig, general_families
-from faultlab.protocols.base import Check, Cluster, Protocol, Setting
+from faultlab.protocols.base import Check, Cluster, Promise, Protocol, Setting
 from faultlab.protocols.chord import checks
 from faultlab.protocols.chord.invariants import PROPERTIES
 from faultlab.protocols.chord.monitor import ChordMonitor, why_not_depart
@@ -70,10 +70,15 @@ class Chord(Protocol):
               "owner (lookups during churn are not judged)", function=checks.lookups_correct),
         Check("no-lost-puts", "puts, and gets once the ring is quiet, are linearizable per "
               "key: no acknowledged put is lost", function=checks.no_lost_puts),
+        Check("stale-reads", "the share of gets, over the whole run, that missed a put "
+              "acknowledged before they began (measured)", "measure", checks.stale_gets),
         Check("replicas-after-heal", "once the ring is quiet, each key's value is on at "
               "least r members again", function=checks.replicas_after_heal),
     )
     announces = ("joined", "leaving")
+    rates = (("stale reads", "stale-reads", "reads-judged"),)
+    violations = ("stale-reads",)
+    cap_configs = (("lookups and kv", {"nodes": 8, "initial": 8}),)
     default_workload = Workload(clients=6, think_us=20_000, timeout_us=500_000, keys=64)
 
     def __init__(self) -> None:
@@ -85,6 +90,12 @@ class Chord(Protocol):
     default_nemesis = NemesisConfig(families=(
         *general_families(), *("churn",) * 8, *("replace",) * 4, "event-strike",
         "event-strike"))
+
+    def cap_promise(self, config: dict) -> Promise:
+        kept = tuple(c.name for c in self.checks if c.category != "measure")
+        return Promise(kept, "none", "lookups and gets are right once the ring is quiet "
+                       "again; nothing is promised during a cut (a side whose successor "
+                       "lists all point across it cannot route)")
 
     def check_config(self, config: dict) -> None:
         if config["mode"] == "zave" and config["initial"] < config["r"] + 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 
+from faultlab.checkers.stale_reads import missed_writes
 from faultlab.checkers.verdict import Verdict
 from faultlab.histories import History
 from faultlab.histories.record import RunRecord
@@ -306,8 +307,8 @@ def _stale(record: RunRecord) -> tuple[Verdict, Verdict]:
     promised = cfg["quorum"] == "strict" and cfg["r"] + cfg["w"] > cfg["n"]
     changes = sorted(f["time"] for f in record.faults
                      if f["phase"] == "start" and f["text"].split()[0] in MEMBERSHIP)
-    reads = (_register_reads if cfg["workload"] == "register" else _cart_reads)(
-        record.history)
+    reads = (missed_writes(record.history, seen=set) if cfg["workload"] == "register"
+             else _cart_reads(record.history))
     stale = [(op, done, missed) for op, done, missed in reads if missed is not None]
     # a register read returning several siblings is no linearizable register's answer (a
     # cart's get returns many items from one version: only staleness counts there)
@@ -351,34 +352,6 @@ def _cart_reads(history: History) -> list[tuple]:
                                and not _may_remove(cart, a.value[1], a.time, done.time)),
                               None)
                 out.append((op, done, missed))
-    return out
-
-
-def _register_reads(history: History) -> list[tuple]:
-    """Every ok read of a register, with the write it should have seen if it saw none of
-    the values it could have returned, or None. It could return the value of any write
-    acknowledged before it began that no write acknowledged before it began had certainly
-    overwritten, or of a write still in flight."""
-    writes: dict = {}
-    reads = []
-    for o in history.operations():
-        if o.invoke.f == "write":
-            writes.setdefault(o.invoke.value[0], []).append((o.invoke, o.complete))
-        elif o.invoke.f == "read" and _ok(o.complete):
-            reads.append((o.invoke, o.complete))
-    out = []
-    for op, done in reads:
-        ws = writes.get(op.value[0], [])
-        before = [(w, d) for w, d in ws if _ok(d) and d.time < op.time]
-        latest = [(w, d) for w, d in before
-                  if not any(w2.time > d.time for w2, _ in before)]
-        possible = {w.value[1] for w, _ in latest}
-        possible |= {w.value[1] for w, d in ws if w.time < done.time
-                     and not (_ok(d) and d.time < op.time)}
-        missed = None
-        if latest and not possible & set(done.value[1]):
-            missed = max(latest, key=lambda wd: wd[1].time)[0]
-        out.append((op, done, missed))
     return out
 
 

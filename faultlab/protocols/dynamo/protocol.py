@@ -9,7 +9,7 @@ import attrs
 from faultlab.errors import FaultlabError
 from faultlab.nemesis.families import ChurnLimits
 from faultlab.nemesis.generator import NemesisConfig, general_families
-from faultlab.protocols.base import Check, Protocol, Setting
+from faultlab.protocols.base import Check, Promise, Protocol, Setting
 from faultlab.protocols.common.vclock import reconcile
 from faultlab.protocols.dynamo import checks
 from faultlab.protocols.dynamo.node import DynamoNode, stored_keys
@@ -89,7 +89,15 @@ class Dynamo(Protocol):
              ("reads not linearizable", "reads-not-linearizable", "reads-judged"),
              ("reads with siblings", "reads-with-siblings", "reads"),
              ("acknowledged adds lost", "lost-adds", "acknowledged-adds"))
+    violations = ("stale-reads", "reads-not-linearizable", "lost-adds")
     default_workload = Workload(clients=6, think_us=20_000, timeout_us=500_000, keys=100)
+    cap_configs = tuple((label, {"nodes": 5, "initial": 5, **cfg}) for label, cfg in (
+        ("sloppy", {}),
+        ("sloppy lww", {"resolution": "lww"}),
+        ("sloppy register", {"workload": "register"}),
+        ("strict", {"quorum": "strict"}),
+        ("strict R1 W1", {"quorum": "strict", "r": 1, "w": 1}),
+        ("strict register", {"quorum": "strict", "workload": "register"})))
     churn = ChurnLimits(min_members=3, max_joining=1, max_leaving=1)
     # Every general family, and churn and replacements: ranges move while faults strike.
     default_nemesis = NemesisConfig(families=(*general_families(), "churn", "churn",
@@ -112,6 +120,24 @@ class Dynamo(Protocol):
                                 config["quorum"] == "sloppy", config["nodes"])
         return [f"quorum (z3, N={config['n']} R={config['r']} W={config['w']} "
                 f"{config['quorum']}): {p.describe()}" for p in results]
+
+    def cap_promise(self, config: dict) -> Promise:
+        from faultlab.checkers.quorum import check_quorums
+
+        sloppy = config["quorum"] == "sloppy"
+        meets = check_quorums(config["n"], config["r"], config["w"], sloppy,
+                              config["nodes"])[0]
+        quorum = (f"N={config['n']} R={config['r']} W={config['w']} {config['quorum']}: "
+                  f"reads meet writes {'proved' if meets.proved else 'refuted'} (z3)")
+        durable = () if config["resolution"] == "lww" else ("durability",)
+        most = max(config["r"], config["w"])
+        if sloppy:
+            return Promise(durable, "every", f"{quorum}; any side of {most} or more nodes "
+                           "serves (hinted handoff); reads may be stale"
+                           + ("" if durable else "; last write wins drops adds"), most)
+        fresh = ("stale-reads", "quorum-reads") if meets.proved else ()
+        return Promise((*durable, *fresh), "none", f"{quorum}; a key is served only where "
+                       f"{most} of its {config['n']} owners are reachable")
 
     def node_class(self):
         return DynamoNode

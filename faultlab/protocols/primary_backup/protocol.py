@@ -5,7 +5,7 @@ import random
 
 from faultlab.checkers.set import check_set
 from faultlab.errors import FaultlabError
-from faultlab.protocols.base import Check, Protocol, Setting
+from faultlab.protocols.base import Check, Promise, Protocol, Setting
 from faultlab.protocols.primary_backup.node import PrimaryBackupNode
 from faultlab.sim.workload import OpGenerator, Workload
 
@@ -38,6 +38,7 @@ class PrimaryBackup(Protocol):
     checks = (Check("set", "every acknowledged add is in the final read (Jepsen's set "
                     "checker)", function=lambda record: check_set(record.history)),)
     roles = ("primary",)
+    cap_target = "role:primary"
     default_workload = Workload(clients=10, think_us=10_000, timeout_us=400_000, keys=1,
                                 mix=(("add", 49), ("read", 1)))
 
@@ -46,6 +47,10 @@ class PrimaryBackup(Protocol):
             raise FaultlabError(f"protocol 'primary-backup' config failover_us "
                                 f"({config['failover_us']}) must exceed heartbeat_us "
                                 f"({config['heartbeat_us']})")
+
+    def cap_promise(self, config: dict) -> Promise:
+        return Promise(("all",), "none", "no acknowledged add lost; an add waits for every "
+                       "backup, so a cut stalls adds until a failover or the heal")
 
     def node_class(self):
         return PrimaryBackupNode

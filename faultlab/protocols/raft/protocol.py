@@ -5,7 +5,7 @@ import random
 
 from faultlab.errors import FaultlabError
 from faultlab.nemesis.generator import NemesisConfig, general_families
-from faultlab.protocols.base import Check, Protocol, Setting, liveness_check
+from faultlab.protocols.base import Check, Promise, Protocol, Setting, liveness_check
 from faultlab.protocols.raft.checks import kv_key, linearizable, no_lost_writes
 from faultlab.protocols.raft.monitor import RaftMonitor
 from faultlab.protocols.raft.node import LEADER, RaftNode
@@ -56,6 +56,7 @@ class Raft(Protocol):
     liveness = liveness_check(key=kv_key)
     roles = ("leader", "followers")
     announces = ("leader-elected",)
+    cap_target = "role:leader"
     default_workload = Workload(clients=10, think_us=10_000, timeout_us=500_000, keys=3,
                                 mix=RaftOps.MIX)
     # Every general family plus the brief ones that hit elections and persistence (leader
@@ -93,6 +94,10 @@ class Raft(Protocol):
         if role == "followers":
             return [n for n in sim.names if sim.nodes[n] is not None and n != leader]
         return []
+
+    def cap_promise(self, config: dict) -> Promise:
+        return Promise(("all",), "majority", "linearizable, no acknowledged write lost; the "
+                       "side holding a majority elects a leader and serves, the rest waits")
 
     def monitor(self, config: dict) -> RaftMonitor:
         return RaftMonitor()

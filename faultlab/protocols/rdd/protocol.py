@@ -6,7 +6,7 @@ import random
 
 from faultlab.errors import FaultlabError
 from faultlab.nemesis.generator import NemesisConfig, general_families
-from faultlab.protocols.base import Check, Cluster, Protocol, Setting
+from faultlab.protocols.base import Check, Cluster, Promise, Protocol, Setting
 from faultlab.protocols.rdd import checks
 from faultlab.protocols.rdd.driver import Driver
 from faultlab.protocols.rdd.executor import Executor
@@ -64,6 +64,7 @@ class Rdd(Protocol):
               "checkpoint: recovery reads the checkpoint", function=checks.checkpoint_truncates),
     )
     roles = ("executors", "executor-with-cached-block", "executor-with-shuffle-output")
+    cap_target = "driver"
     announces = ("action-started", "task-started", "shuffle-written", "stage-completed")
     default_workload = Workload(clients=1, think_us=10_000, timeout_us=30_000_000, keys=1)
     # The general families, lost cached blocks and shuffle files, executor kills, and strikes
@@ -96,6 +97,10 @@ class Rdd(Protocol):
 
     def ops(self, config: dict, workload: Workload, rng: random.Random) -> JobOps:
         return JobOps(workload, config, rng, self._jobs(config))
+
+    def cap_promise(self, config: dict) -> Promise:
+        return Promise(("all",), "none", "every completed job's result is right (an abort "
+                       "is allowed); jobs wait for executors the driver can reach")
 
     def role_holders(self, sim, role: str) -> list[str]:
         executors = [n for n in sim.names if n.startswith("e") and sim.nodes[n] is not None]

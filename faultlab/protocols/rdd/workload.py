@@ -17,3 +17,6 @@ class JobOps(OpGenerator):
 
     def node_for(self, f: str, value, members) -> str:
         return "driver"  # jobs are submitted to the driver
+
+    def homes(self, members) -> tuple[str, ...]:
+        return ("driver",)  # spark-submit runs beside the driver

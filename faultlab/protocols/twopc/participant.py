@@ -261,6 +261,7 @@ class Participant(Node):
             ctx.cancel_timer(f"{timer}:{txn}")
         if w.phase == PREPARED:
             self._count_doubt(ctx.now() - w.voted_at, w.inquiries)
+            ctx.announce("doubt-ended", txn=txn, outcome=outcome)  # vote-sent began it
         self._wake(self.locks.release(txn))
 
     def _count_doubt(self, waited: int, inquiries: int) -> None:

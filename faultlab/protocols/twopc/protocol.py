@@ -6,7 +6,7 @@ import random
 
 from faultlab.errors import FaultlabError
 from faultlab.nemesis.generator import NemesisConfig, general_families
-from faultlab.protocols.base import Check, Cluster, Protocol, Setting
+from faultlab.protocols.base import Blocking, Check, Cluster, Promise, Protocol, Setting
 from faultlab.protocols.twopc import checks
 from faultlab.protocols.twopc.coordinator import Coordinator
 from faultlab.protocols.twopc.participant import Participant
@@ -26,7 +26,7 @@ BUGS = {
                                      "serializability does not",
     "recovery-forgets-prepared": "a recovering participant ignores its prepare records",
 }
-EVENTS = ("prepare-logged", "vote-sent", "decision-logged", "decision-sent")
+EVENTS = ("prepare-logged", "vote-sent", "decision-logged", "decision-sent", "doubt-ended")
 
 
 class TwoPhaseCommit(Protocol):
@@ -64,13 +64,19 @@ class TwoPhaseCommit(Protocol):
         Check("fault-free-commits", "AC4: with every vote yes and no fault, a transaction "
               "commits", function=checks.fault_free_commits),
         Check("decided-after-heal", "AC5: after the heal, every participant learns every "
-              "outcome within the liveness bound", function=checks.decided_after_heal),
+              "outcome within the liveness bound", "liveness", checks.decided_after_heal),
         Check("strict-serializable", "the history is strict serializable (the Elle-style "
               "transaction checker; bank: every read keeps the total)",
               function=checks.transactions),
     )
     roles = ("coordinator", "participants")
     announces = EVENTS
+    # cut when a participant has voted yes: it is then in doubt until it hears the outcome
+    cap_target = "role:coordinator"
+    cap_trigger = "vote-sent"
+    cap_blocking = Blocking("vote-sent", "doubt-ended", "txn", "in doubt")
+    cap_configs = (("list-append", {}),
+                   ("cooperative termination", {"termination": "cooperative"}))
     default_workload = Workload(clients=10, think_us=10_000, timeout_us=1_000_000, keys=8)
     # The general families, crashes of the coordinator, and strikes between two steps of
     # the protocol (a quarter of the draws).
@@ -91,6 +97,10 @@ class TwoPhaseCommit(Protocol):
                                 "transactions abort")
         if config["workload"] == "bank" and config["keys"] < 2:
             raise FaultlabError("protocol 'twopc' workload bank needs keys >= 2 accounts")
+
+    def cap_promise(self, config: dict) -> Promise:
+        return Promise(("all",), "none", "atomic and strict serializable; blocks while the "
+                       "coordinator is unreachable (an in-doubt participant holds its locks)")
 
     def cluster(self, config: dict) -> Cluster:
         """Coordinators c1.., then participants p1..; every slot starts as a member."""

@@ -1,0 +1,136 @@
+"""CAP experiments as schedules: a warm-up, one partition of a standard shape held for a set
+time, the heal, then recovery, with clients attached to nodes (sided). Each run is an
+ordinary RunSpec, so its bundle opens with `faultlab replay`.
+
+Shapes, over the nodes the cut can reach (m of them):
+- majority-minority: (m-1)//2 nodes cut from the rest;
+- halves: m//2 nodes cut from the rest (the same as majority-minority when m is odd);
+- isolate-one: one node cut from the rest;
+- bridge: two sides that cannot talk and one node between them that sees both;
+- one-way: one node's messages are lost; it still hears everyone.
+
+Where a protocol has a node that matters (a leader, a coordinator, a driver:
+`Protocol.cap_target`), each shape runs with that node on the cut side and, where the
+shape has two distinct sides, on the other.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from faultlab.campaign.spec import RunSpec
+from faultlab.errors import FaultlabError
+from faultlab.nemesis.faults import NOT, ROLE_PREFIX, Fault, Trigger
+from faultlab.nemesis.schedule import Schedule
+from faultlab.protocols import get_protocol
+from faultlab.protocols.base import Protocol
+
+WARMUP_US = 1_000_000
+HOLD_US = 3_000_000
+RECOVERY_US = 2_000_000
+# a client gives up within a second, so an op blocked by the cut shows within the partition
+CLIENT_TIMEOUT_US = 1_000_000
+
+# shape -> (partition mode, size of the targeted side given m nodes, side names: the mode's
+# own labels -> the report's)
+SHAPES: dict[str, tuple[str, Any, dict[str, str]]] = {
+    "majority-minority": ("halves", lambda m: (m - 1) // 2,
+                          {"cut": "minority", "rest": "majority"}),
+    "isolate-one": ("isolate", lambda m: 1, {"isolated": "isolated", "rest": "rest"}),
+    "halves": ("halves", lambda m: m // 2, {"cut": "half A", "rest": "half B"}),
+    "bridge": ("bridge", lambda m: 0, {"left": "left", "bridge": "bridge", "right": "right"}),
+    "one-way": ("one-way", lambda m: 1, {"mute": "mute", "rest": "rest"}),
+}
+
+
+@attrs.frozen
+class Experiment:
+    """One partition experiment on one configuration of a protocol. `placement` is where
+    the protocol's `cap_target` stands: "cut" (on the targeted side), "rest" (on the
+    other), or None (a protocol of peers)."""
+
+    protocol: str
+    label: str                       # the configuration's name in the report
+    config: dict = attrs.field(hash=False)
+    shape: str
+    placement: str | None = None
+    warmup_us: int = WARMUP_US
+    hold_us: int = HOLD_US
+    recovery_us: int = RECOVERY_US
+
+    @property
+    def key(self) -> str:
+        """A short unique name, for files and JSON: raft-default-majority-minority-cut."""
+        parts = [self.protocol, self.label, self.shape, self.placement or ""]
+        return "-".join(p.replace(" ", "_") for p in parts if p)
+
+    def side_names(self) -> dict[str, str]:
+        return SHAPES[self.shape][2]
+
+    def describe(self) -> str:
+        """e.g. 'majority-minority, leader on the minority'."""
+        if self.placement is None:
+            return self.shape
+        target = get_protocol(self.protocol).cap_target
+        who = target.removeprefix(ROLE_PREFIX)
+        names = list(self.side_names().values())
+        where = names[0] if self.placement == "cut" else names[-1]
+        return f"{self.shape}, {who} on the {where}" + (" side" if where in (
+            "rest", "left", "right") else "")
+
+    def partition(self, protocol: Protocol, reach: int, cut_exempt: bool) -> Fault:
+        mode, size, _ = SHAPES[self.shape]
+        target = protocol.cap_target
+        targets = () if target is None else (target,) if self.placement == "cut" \
+            else (NOT + target,)
+        trigger = Trigger(protocol.cap_trigger) if protocol.cap_trigger else None
+        return Fault(self.warmup_us, "partition", self.hold_us, targets,
+                     {"mode": mode, "size": size(reach), "cut_exempt": cut_exempt}, trigger)
+
+    def spec(self, seed: int) -> RunSpec:
+        """The run of this experiment for `seed`."""
+        from faultlab.campaign.runner import prepare
+
+        protocol = get_protocol(self.protocol)
+        probe = prepare(RunSpec(self.protocol, config=self.config, schedule=Schedule()))
+        cluster = probe.cluster
+        cut_exempt = bool(cluster.exempt)
+        reach = len(cluster.members) if cut_exempt else \
+            sum(1 for n in cluster.members if n not in cluster.exempt)
+        workload = attrs.evolve(probe.workload, sided=True,
+                                timeout_us=min(probe.workload.timeout_us, CLIENT_TIMEOUT_US))
+        return RunSpec(self.protocol, seed=seed, config=dict(self.config), workload=workload,
+                       schedule=Schedule([self.partition(protocol, reach, cut_exempt)]),
+                       heal_at_us=self.warmup_us + self.hold_us, recovery_us=self.recovery_us)
+
+
+def experiments(protocol: str, config: dict | None = None, label: str | None = None,
+                shapes: tuple[str, ...] | None = None) -> list[Experiment]:
+    """A protocol's standard experiments: every shape (or those named) with each placement
+    of its cap target, on one configuration (default: each of its `cap_configs`)."""
+    proto = get_protocol(protocol)
+    for shape in shapes or ():
+        if shape not in SHAPES:
+            raise FaultlabError(f"unknown partition shape {shape!r} (shapes: "
+                                f"{', '.join(SHAPES)})")
+    configs = proto.cap_configs if config is None else ((label or "custom", config),)
+    out = []
+    for name, cfg in configs:
+        resolved = proto.resolve_config(cfg)  # a bad setting fails here, before any run
+        members = proto.cluster(resolved).members
+        for shape in shapes or _standard_shapes(len(members)):
+            placements: tuple[str | None, ...] = (None,)
+            if proto.cap_target is not None:
+                # bridge's two sides mirror each other: one placement says it all
+                placements = ("cut",) if shape == "bridge" else ("cut", "rest")
+            out += [Experiment(protocol, name, cfg, shape, p) for p in placements]
+    return out
+
+
+def _standard_shapes(members: int) -> tuple[str, ...]:
+    """Every shape, less those that cut the same links as another: halves in an odd
+    cluster (it is majority-minority), majority-minority with one node in the minority (it
+    is isolate-one)."""
+    return tuple(s for s in SHAPES if not (s == "halves" and members % 2)
+                 and not (s == "majority-minority" and (members - 1) // 2 <= 1))

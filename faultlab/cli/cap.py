@@ -1,0 +1,192 @@
+"""`faultlab cap`: partition experiments with clients attached to nodes, measuring each
+side's availability beside the protocol's consistency checks, one table for one protocol
+or all of them, each experiment classed CP, AP or neither with its evidence. Exit 1 when a
+configuration measured worse than it promises."""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from faultlab.cap.experiments import SHAPES
+from faultlab.cli.console import EXIT_FAILED, EXIT_OK, console
+from faultlab.cli.options import check_seeds, parse_config
+from faultlab.errors import FaultlabError
+
+
+@click.command("cap")
+@click.argument("protocol", required=False)
+@click.option("--all", "every", is_flag=True, help="Every protocol and the configurations "
+              "that matter.")
+@click.option("--partition", "shapes", multiple=True, type=click.Choice(tuple(SHAPES)),
+              help="Partition shape (repeatable) [default: every shape].")
+@click.option("--config", "config_items", multiple=True, metavar="KEY=VALUE",
+              help="Protocol setting for a custom configuration (repeatable).")
+@click.option("--runs", default=10, show_default=True, type=click.IntRange(1, 100_000),
+              help="Seeds per experiment.")
+@click.option("--seed", "first_seed", default=0, show_default=True,
+              type=click.IntRange(min=0), help="First seed; runs use seed, seed+1, ...")
+@click.option("--hold", default=3.0, show_default=True, type=float,
+              help="Simulated seconds the partition is held.")
+@click.option("--jobs", default=None, type=click.IntRange(1, 1024),
+              help="Worker processes [default: number of CPUs].")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON rows.")
+@click.option("--plot", "plot_dir", default=None, type=click.Path(file_okay=False),
+              help="Write a PNG per experiment and a scatter here (needs the plots extra).")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="Directory for bundles and the summary [default: store/cap/TIMESTAMP].")
+def cap_cmd(protocol, every, shapes, config_items, runs, first_seed, hold, jobs, as_json,
+            plot_dir, out):
+    """Measure availability on each side of a partition against consistency, for PROTOCOL
+    or (--all) every protocol."""
+    import math
+    import os
+
+    import attrs
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from faultlab.campaign.spec import MAX_PHASE_US
+    from faultlab.campaign.store import open_run_dir, write_summary
+    from faultlab.cap.experiments import experiments
+    from faultlab.cap.report import run_experiments
+    from faultlab.histories.bundle import write_bundle
+    from faultlab.protocols import PROTOCOLS
+
+    if every == bool(protocol):
+        raise FaultlabError("name a PROTOCOL or pass --all")
+    if every and config_items:
+        raise FaultlabError("--config needs a PROTOCOL, not --all")
+    if not math.isfinite(hold) or not 0.01 <= hold <= MAX_PHASE_US / 1e6:
+        raise FaultlabError(f"--hold must be from 0.01 to {MAX_PHASE_US / 1e6:g} seconds, "
+                            f"got {hold}")
+    check_seeds(first_seed, runs)
+    config = parse_config(config_items) if config_items else None
+    label = " ".join(config_items) if config_items else None
+    exps = [e for name in (sorted(PROTOCOLS) if every else [protocol])
+            for e in experiments(name, config, label, tuple(shapes) or None)]
+    exps = [attrs.evolve(e, hold_us=round(hold * 1e6)) for e in exps]
+    if plot_dir is not None:
+        from faultlab.cap.plots import _pyplot
+        _pyplot()  # refuse before the work, not after
+    root = click.get_current_context().find_root()
+    command = shlex.join(["faultlab", *((root.obj or {}).get("argv") or sys.argv[1:])])
+    run_dir = open_run_dir("cap", command, out)
+    jobs = jobs or os.cpu_count() or 1
+    total = len(exps) * runs
+
+    shown = Console(stderr=True) if as_json else console
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=shown) as progress:
+        task = progress.add_task(f"{len(exps)} experiments × {runs} runs", total=total)
+        reports = run_experiments(exps, runs, first_seed, jobs,
+                                  on_run=lambda r: progress.advance(task))
+    saved = {}
+    for rep in reports:
+        for r in rep.runs:
+            if r["bundle"] is not None:
+                path = run_dir / f"{rep.experiment.key}-{r['seed']}.json"
+                try:
+                    saved[(rep.experiment.key, r["seed"])] = write_bundle(path, r["bundle"])
+                except OSError as e:
+                    raise FaultlabError(f"cannot save a bundle in {run_dir}: "
+                                        f"{e.strerror or e}") from None
+    rows = [row for rep in reports for row in rep.to_rows()]
+    summary = write_summary(run_dir, {"command": command, "runs": runs, "rows": rows})
+    if as_json:
+        import orjson
+
+        sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
+        sys.stdout.buffer.write(b"\n")
+    else:
+        _print(reports)
+        console.print(f"summary: {summary}")
+        first = next(iter(saved.values()), None)
+        if first is not None:
+            console.print(f"replay a run: [bold]faultlab replay {shlex.quote(str(first))}[/]")
+    if plot_dir is not None:
+        from faultlab.cap.plots import draw_all
+
+        paths = draw_all(reports, Path(plot_dir))
+        shown.print(f"plots: {len(paths)} PNGs in {plot_dir}/")
+    flagged = [rep for rep in reports if rep.flags]
+    return EXIT_FAILED if flagged else EXIT_OK
+
+
+def _print(reports) -> None:
+    """A table per configuration (its promise in the title), then the classifications and
+    any row worse than promised."""
+    from rich.table import Table
+
+    if not console.is_terminal:  # a file or a pipe gets the table unwrapped
+        console.width = max(console.width, 150)
+    groups: dict[tuple, list] = {}
+    for rep in reports:
+        groups.setdefault((rep.experiment.protocol, rep.experiment.label), []).append(rep)
+    for (protocol, label), reps in groups.items():
+        table = Table(title=f"{protocol} {label} — promises: {reps[0].promise.text}",
+                      header_style="bold", title_justify="left")
+        for column in ("experiment", "side", "ok", "fail", "unknown", "available",
+                       "ms p50/p99 cut", "healed", "recovered", "stuck at heal",
+                       "consistency", "class"):
+            table.add_column(column, justify="left" if column in (
+                "experiment", "side", "consistency", "class") else "right")
+        for rep in reps:
+            available = rep.availability()
+            rows = rep.to_rows()
+            for i, row in enumerate(rows):
+                during, lat = row["availability"]["during"], row["latency_ms"]
+                first = i == 0
+                recovered = row["recovery_ms"]["median"]
+                table.add_row(
+                    rep.experiment.describe() if first else "",
+                    f"{row['side']} ({row['size']})",
+                    *(("no clients", "", "") if not during["ops"] else
+                      (_pct(during[o]) for o in ("ok", "fail", "unknown"))),
+                    _pct(available.get(row["side"])),
+                    _ms_pair(lat["during"]), _ms_pair(lat["after"]),
+                    "-" if recovered is None else f"{recovered:g} ms",
+                    _stuck(row["stuck"], len(rep.runs)),
+                    (_short(rep) if first else ""),
+                    (rep.classification + (" [red]⚑[/]" if rep.flags else "")) if first
+                    else "",
+                    end_section=i == len(rows) - 1)
+        console.print(table)
+    console.print("[bold]classification[/] (available: the ok share late in the partition, "
+                  "relative to before it)")
+    for rep in reports:
+        exp = rep.experiment
+        console.print(f"  {exp.protocol} {exp.label} · {exp.describe()}: "
+                      f"[bold]{rep.classification}[/] — {rep.evidence}")
+    for rep in reports:
+        for flag in rep.flags:
+            console.print(f"[red bold]⚑ worse than promised[/] {rep.experiment.protocol} "
+                          f"{rep.experiment.label} · {rep.experiment.describe()}: {flag}")
+
+
+def _short(rep) -> str:
+    """The consistency cell: a tick and the runs, or what broke."""
+    n = len(rep.runs)
+    if not rep.violations():
+        return f"✓ {n}/{n} runs"
+    return f"✗ {rep.violated_runs()}/{n} runs"
+
+
+def _stuck(stuck: dict | None, runs: int) -> str:
+    """e.g. '2 in doubt in 10/10 runs, ≤2.9 s'."""
+    if not stuck or not stuck["waits"]:
+        return "-"
+    return (f"{stuck['waits']} {stuck['what']} in {stuck['runs']}/{runs} runs, "
+            f"≤{stuck['longest_ms'] / 1e3:.1f} s")
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def _ms_pair(d: dict) -> str:
+    if d["p50"] is None:
+        return "-"
+    return f"{d['p50']:g} / {d['p99']:g}"
