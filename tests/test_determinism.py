@@ -12,6 +12,7 @@ import pytest
 from faultlab.campaign.campaign import run_campaign
 from faultlab.campaign.runner import run
 from faultlab.campaign.spec import RunSpec
+from faultlab.cap.experiments import Experiment
 from faultlab.histories.jsonl import dumps_history
 
 SPEC = RunSpec("primary-backup", seed=7, bugs=("ack-before-replicate",), heal_at_us=1_500_000)
@@ -53,8 +54,13 @@ def _in_subprocess(spec: RunSpec, hashseed: str) -> dict:
     RunSpec("chord", seed=26),  # joins, leaves, failures and strikes on "joined"
     RunSpec("dynamo", seed=17),  # churn, hints, anti-entropy's random peers
     RunSpec("rdd", seed=5, heal_at_us=1_500_000),  # strikes between stages, real user code
+    # CAP experiments: sided clients, a cut placed by role and complement, waiting for an
+    # event; the driver (exempt) on one side
+    Experiment("twopc", "x", {}, "halves", "rest").spec(3),
+    Experiment("rdd", "x", {}, "majority-minority", "cut", hold_us=1_000_000).spec(1),
 ], ids=["primary-backup", "raft-triggers", "roster-membership", "twopc-events",
-        "twopc-cycles", "chord-churn", "dynamo-churn", "rdd-strikes"])
+        "twopc-cycles", "chord-churn", "dynamo-churn", "rdd-strikes", "cap-twopc",
+        "cap-rdd"])
 def test_same_spec_same_fingerprint_across_processes_and_hash_seeds(spec, monkeypatch):
     from roster import Roster
 

@@ -76,8 +76,10 @@ class Experiment:
         who = target.removeprefix(ROLE_PREFIX)
         names = list(self.side_names().values())
         where = names[0] if self.placement == "cut" else names[-1]
-        return f"{self.shape}, {who} on the {where}" + (" side" if where in (
-            "rest", "left", "right") else "")
+        if where.startswith("half"):
+            return f"{self.shape}, {who} in {where}"
+        side = " side" if where in ("rest", "left", "right") else ""
+        return f"{self.shape}, {who} on the {where}{side}"
 
     def partition(self, protocol: Protocol, reach: int, cut_exempt: bool) -> Fault:
         mode, size, _ = SHAPES[self.shape]

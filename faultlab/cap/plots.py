@@ -9,7 +9,7 @@ from faultlab.cap.report import ExperimentReport
 from faultlab.checkers.availability import BUCKET_US
 from faultlab.errors import FaultlabError
 
-COLOURS = {"CP": "#3b7dd8", "AP": "#e0a030", "neither": "#d04040"}
+MARKERS = {"CP": "o", "AP": "^", "neither": "x"}
 
 
 def _pyplot():
@@ -65,25 +65,31 @@ def _throughput(plt, rep: ExperimentReport, path: Path) -> Path:
 
 
 def _scatter(plt, reports: list[ExperimentReport], path: Path) -> Path:
-    """x: share of runs with a consistency violation; y: the least available side."""
+    """x: share of runs with a consistency violation; y: the least available side. Colour
+    is the protocol, the marker the classification; points that coincide are spread a
+    little so each shows."""
     fig, ax = plt.subplots(figsize=(7, 5))
+    protocols = sorted({r.experiment.protocol for r in reports})
+    palette = plt.get_cmap("tab10")
+    taken: dict[tuple, int] = {}
     for rep in reports:
         available = rep.availability()
         if not available:
             continue
         x = rep.violated_runs() / len(rep.runs)
         y = min(available.values())
-        ax.scatter([x], [y], color=COLOURS[rep.classification], s=40)
-        exp = rep.experiment
-        ax.annotate(f"{exp.protocol} {exp.label}\n{exp.shape}"
-                    + (f" ({exp.placement})" if exp.placement else ""), (x, y), fontsize=5,
-                    xytext=(3, 3), textcoords="offset points")
-    for name, colour in COLOURS.items():
-        ax.scatter([], [], color=colour, label=name)
+        k = taken[(round(x, 2), round(y, 2))] = taken.get((round(x, 2), round(y, 2)), -1) + 1
+        ax.scatter([x + 0.012 * (k % 5)], [y - 0.012 * (k // 5)], s=30,
+                   marker=MARKERS[rep.classification],
+                   color=palette(protocols.index(rep.experiment.protocol)))
+    for i, name in enumerate(protocols):
+        ax.scatter([], [], color=palette(i), label=name)
+    for name, marker in MARKERS.items():
+        ax.scatter([], [], color="black", marker=marker, label=name)
     ax.set_xlabel("share of runs with a consistency violation")
     ax.set_ylabel("availability of the least available side")
-    ax.set_xlim(-0.05, 1.1)
-    ax.set_ylim(-0.05, 1.1)
-    ax.legend(fontsize=8)
-    ax.set_title("every experiment: availability against consistency", fontsize=9)
+    ax.set_xlim(-0.05, 1.15)
+    ax.set_ylim(-0.1, 1.1)
+    ax.legend(fontsize=7, loc="center")
+    ax.set_title(f"{len(reports)} experiments: availability against consistency", fontsize=9)
     return _save(plt, fig, path)

@@ -150,7 +150,8 @@ class ExperimentReport:
                 label = next((lb for lb, num, _ in get_protocol(self.experiment.protocol)
                               .rates if num == name), name)
                 k, d = rates.get(label, (count, 0))
-                parts.append(f"{label} {k / d:.1%} of {d}" if d else f"{name} {count}")
+                parts.append(f"{label} {k:,} of {d:,} ({k / d:.1%})" if d
+                             else f"{name} {count:,}")
             else:
                 parts.append(f"{name} failed in {count} of {n} runs")
         unknown = sorted({u for r in self.runs for u in r["unknown"]})
