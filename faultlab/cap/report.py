@@ -145,11 +145,15 @@ class ExperimentReport:
         parts = []
         rates = {label: (k, d) for label, k, d in self.rates()}
         violation_stats = set(get_protocol(self.experiment.protocol).violations)
+        shown = set()
         for name, count in self.violations().items():
             if name in violation_stats:
                 label = next((lb for lb, num, _ in get_protocol(self.experiment.protocol)
                               .rates if num == name), name)
                 k, d = rates.get(label, (count, 0))
+                if (k, d) in shown:  # the same reads twice: a cart's stale reads are
+                    continue         # all its non-linearizable ones
+                shown.add((k, d))
                 parts.append(f"{label} {k:,} of {d:,} ({k / d:.1%})" if d
                              else f"{name} {count:,}")
             else:

@@ -49,6 +49,10 @@ def _details(p) -> None:
     console.print(f"[bold]workload[/]: {w.clients} clients, think {w.think_us / 1e3:g} ms, "
                   f"timeout {w.timeout_us / 1e3:g} ms, {w.keys} keys, mix "
                   + (", ".join(f"{f} {n}" for f, n in w.mix) or "default"))
+    who = f", the cut placed by {p.cap_target}" if p.cap_target else ""
+    console.print(f"[bold]cap[/] (faultlab cap): configurations "
+                  f"{', '.join(label for label, _ in p.cap_configs)}{who}; promises: "
+                  f"{p.cap_promise(p.resolve_config(p.cap_configs[0][1])).text}")
     families = p.default_nemesis.families
     if families:
         counts = {f: families.count(f) for f in dict.fromkeys(families)}
