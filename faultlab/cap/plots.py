@@ -8,23 +8,14 @@ from pathlib import Path
 from faultlab.cap.report import ExperimentReport
 from faultlab.checkers.availability import BUCKET_US
 from faultlab.errors import FaultlabError
+from faultlab.plotting import pyplot, save
 
 MARKERS = {"CP": "o", "AP": "^", "neither": "x"}
 
 
-def _pyplot():
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise FaultlabError("--plot needs matplotlib: pip install 'faultlab[plots]'") from None
-    return plt
-
-
 def draw_all(reports: list[ExperimentReport], where: Path) -> list[Path]:
     """A PNG per experiment and the scatter, in `where` (made if missing)."""
-    plt = _pyplot()
+    plt = pyplot("--plot")
     try:
         where.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -32,16 +23,6 @@ def draw_all(reports: list[ExperimentReport], where: Path) -> list[Path]:
     paths = [_throughput(plt, r, where / f"{r.experiment.key}.png") for r in reports]
     paths.append(_scatter(plt, reports, where / "cap-scatter.png"))
     return paths
-
-
-def _save(plt, fig, path: Path) -> Path:
-    try:
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    except OSError as e:
-        raise FaultlabError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        plt.close(fig)
-    return path
 
 
 def _throughput(plt, rep: ExperimentReport, path: Path) -> Path:
@@ -61,7 +42,7 @@ def _throughput(plt, rep: ExperimentReport, path: Path) -> Path:
     ax.set_xlabel("simulated seconds")
     ax.set_ylabel(f"ok ops/s (mean of {len(runs)} runs)")
     ax.legend(fontsize=7, loc="upper right")
-    return _save(plt, fig, path)
+    return save(fig, path)
 
 
 def _scatter(plt, reports: list[ExperimentReport], path: Path) -> Path:
@@ -92,4 +73,4 @@ def _scatter(plt, reports: list[ExperimentReport], path: Path) -> Path:
     ax.set_ylim(-0.1, 1.1)
     ax.legend(fontsize=7, loc="center")
     ax.set_title(f"{len(reports)} experiments: availability against consistency", fontsize=9)
-    return _save(plt, fig, path)
+    return save(fig, path)

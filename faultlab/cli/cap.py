@@ -69,8 +69,8 @@ def cap_cmd(protocol, every, shapes, config_items, runs, first_seed, hold, jobs,
             for e in experiments(name, config, label, tuple(shapes) or None)]
     exps = [attrs.evolve(e, hold_us=round(hold * 1e6)) for e in exps]
     if plot_dir is not None:
-        from faultlab.cap.plots import _pyplot
-        _pyplot()  # refuse before the work, not after
+        from faultlab.plotting import pyplot
+        pyplot("--plot")  # refuse before the work, not after
     root = click.get_current_context().find_root()
     command = shlex.join(["faultlab", *((root.obj or {}).get("argv") or sys.argv[1:])])
     run_dir = open_run_dir("cap", command, out)

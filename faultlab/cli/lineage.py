@@ -10,6 +10,7 @@ import click
 
 from faultlab.cli.console import EXIT_OK, console
 from faultlab.errors import FaultlabError
+from faultlab.plotting import pyplot, save
 
 
 @click.command("lineage")
@@ -79,13 +80,9 @@ def _load(name: str):
 
 
 def _draw(graph, title: str, path: Path) -> None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise FaultlabError("--png needs matplotlib: pip install 'faultlab[plots]'") from None
     import networkx as nx
+
+    plt = pyplot("--png")
 
     # generations left to right, wrapped into rows of WRAP so long jobs stay readable
     wrap, rows, width = 8, 0, 0
@@ -108,9 +105,4 @@ def _draw(graph, title: str, path: Path) -> None:
     ax.set_title(f"{title}: dashed = shuffle; green determinate, yellow unordered, "
                  "red indeterminate", fontsize=9)
     ax.axis("off")
-    try:
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-    except OSError as e:
-        raise FaultlabError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        plt.close(fig)
+    save(fig, path, dpi=120)
