@@ -175,9 +175,23 @@ def test_cap_command_table_and_plots(tmp_path, capsys):
     assert pngs == ["cap-scatter.png", "dynamo-nodes=5_initial=5-one-way.png"]
 
 
+def test_a_planted_bug_is_flagged_worse_than_promised(tmp_path, capsys):
+    """Acknowledging before replicating buys availability with lost adds: primary-backup
+    moves from CP to AP, against its promise, and the command exits 1."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["cap", "primary-backup", "--bug", "ack-before-replicate", "--partition",
+              "isolate-one", "--runs", "2", "--json", "--out", str(tmp_path)])
+    rows = json.loads(capsys.readouterr().out)
+    assert exit_.value.code == 1
+    assert all(r["bugs"] == ["ack-before-replicate"] and r["classification"] == "AP"
+               and "set" in r["flags"][0] for r in rows)
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "name a PROTOCOL or pass --all"),
     (["--all", "--config", "nodes=3"], "--config needs a PROTOCOL"),
+    (["--all", "--bug", "figure8"], "--bug needs a PROTOCOL"),
+    (["raft", "--bug", "nosuch"], "no planted bug 'nosuch'"),
     (["nosuch"], "unknown protocol"),
     (["raft", "--hold", "nan"], "--hold must be"),
     (["raft", "--config", "nodes=0"], "nodes"),

@@ -55,14 +55,21 @@ class Experiment:
     config: dict = attrs.field(hash=False)
     shape: str
     placement: str | None = None
+    bugs: tuple[str, ...] = ()
     warmup_us: int = WARMUP_US
     hold_us: int = HOLD_US
     recovery_us: int = RECOVERY_US
 
     @property
+    def configuration(self) -> str:
+        """The protocol, its planted bugs and the configuration's label: 'raft default'."""
+        bugs = f" +{','.join(self.bugs)}" if self.bugs else ""
+        return f"{self.protocol}{bugs} {self.label}"
+
+    @property
     def key(self) -> str:
         """A short unique name, for files and JSON: raft-default-majority-minority-cut."""
-        parts = [self.protocol, self.label, self.shape, self.placement or ""]
+        parts = [self.protocol, *self.bugs, self.label, self.shape, self.placement or ""]
         return "-".join(p.replace(" ", "_") for p in parts if p)
 
     def side_names(self) -> dict[str, str]:
@@ -102,16 +109,20 @@ class Experiment:
             sum(1 for n in cluster.members if n not in cluster.exempt)
         workload = attrs.evolve(probe.workload, sided=True,
                                 timeout_us=min(probe.workload.timeout_us, CLIENT_TIMEOUT_US))
-        return RunSpec(self.protocol, seed=seed, config=dict(self.config), workload=workload,
+        return RunSpec(self.protocol, seed=seed, bugs=self.bugs, config=dict(self.config),
+                       workload=workload,
                        schedule=Schedule([self.partition(protocol, reach, cut_exempt)]),
                        heal_at_us=self.warmup_us + self.hold_us, recovery_us=self.recovery_us)
 
 
 def experiments(protocol: str, config: dict | None = None, label: str | None = None,
-                shapes: tuple[str, ...] | None = None) -> list[Experiment]:
+                shapes: tuple[str, ...] | None = None,
+                bugs: tuple[str, ...] = ()) -> list[Experiment]:
     """A protocol's standard experiments: every shape (or those named) with each placement
-    of its cap target, on one configuration (default: each of its `cap_configs`)."""
+    of its cap target, on one configuration (default: each of its `cap_configs`), with
+    `bugs` planted."""
     proto = get_protocol(protocol)
+    proto.check_bugs(bugs)
     for shape in shapes or ():
         if shape not in SHAPES:
             raise FaultlabError(f"unknown partition shape {shape!r} (shapes: "
@@ -119,6 +130,8 @@ def experiments(protocol: str, config: dict | None = None, label: str | None = N
     configs = proto.cap_configs if config is None else ((label or "custom", config),)
     out = []
     for name, cfg in configs:
+        # a bug's own settings (a strict-mode bug runs strict) unless the config says
+        cfg = {k: v for bug in bugs for k, v in proto.bug_settings.get(bug, {}).items()} | cfg
         resolved = proto.resolve_config(cfg)  # a bad setting fails here, before any run
         members = proto.cluster(resolved).members
         for shape in shapes or _standard_shapes(len(members)):
@@ -126,7 +139,8 @@ def experiments(protocol: str, config: dict | None = None, label: str | None = N
             if proto.cap_target is not None:
                 # bridge's two sides mirror each other: one placement says it all
                 placements = ("cut",) if shape == "bridge" else ("cut", "rest")
-            out += [Experiment(protocol, name, cfg, shape, p) for p in placements]
+            out += [Experiment(protocol, name, cfg, shape, p, tuple(bugs))
+                    for p in placements]
     return out
 
 

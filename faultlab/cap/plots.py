@@ -37,7 +37,7 @@ def _throughput(plt, rep: ExperimentReport, path: Path) -> Path:
         ax.axvspan(cut, runs[0]["heal_at"] / 1e6, color="#999999", alpha=0.25,
                    label="partition")
     exp = rep.experiment
-    ax.set_title(f"{exp.protocol} {exp.label}: {exp.describe()} — {rep.classification}",
+    ax.set_title(f"{exp.configuration}: {exp.describe()} — {rep.classification}",
                  fontsize=9)
     ax.set_xlabel("simulated seconds")
     ax.set_ylabel(f"ok ops/s (mean of {len(runs)} runs)")

@@ -169,7 +169,8 @@ class ExperimentReport:
         rows = []
         for label, side in self.sides.items():
             rows.append({
-                "protocol": exp.protocol, "configuration": exp.label, "config": exp.config,
+                "protocol": exp.protocol, "bugs": list(exp.bugs),
+                "configuration": exp.label, "config": exp.config,
                 "experiment": exp.describe(), "shape": exp.shape,
                 "placement": exp.placement, "side": label, "size": side["size"],
                 "nodes": side["nodes"],

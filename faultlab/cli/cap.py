@@ -24,6 +24,8 @@ from faultlab.errors import FaultlabError
               help="Partition shape (repeatable) [default: every shape].")
 @click.option("--config", "config_items", multiple=True, metavar="KEY=VALUE",
               help="Protocol setting for a custom configuration (repeatable).")
+@click.option("--bug", "bugs", multiple=True,
+              help="Planted bug to switch on (repeatable): how it moves the table.")
 @click.option("--runs", default=10, show_default=True, type=click.IntRange(1, 100_000),
               help="Seeds per experiment.")
 @click.option("--seed", "first_seed", default=0, show_default=True,
@@ -37,7 +39,7 @@ from faultlab.errors import FaultlabError
               help="Write a PNG per experiment and a scatter here (needs the plots extra).")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Directory for bundles and the summary [default: store/cap/TIMESTAMP].")
-def cap_cmd(protocol, every, shapes, config_items, runs, first_seed, hold, jobs, as_json,
+def cap_cmd(protocol, every, shapes, config_items, bugs, runs, first_seed, hold, jobs, as_json,
             plot_dir, out):
     """Measure availability on each side of a partition against consistency, for PROTOCOL
     or (--all) every protocol."""
@@ -57,8 +59,9 @@ def cap_cmd(protocol, every, shapes, config_items, runs, first_seed, hold, jobs,
 
     if every == bool(protocol):
         raise FaultlabError("name a PROTOCOL or pass --all")
-    if every and config_items:
-        raise FaultlabError("--config needs a PROTOCOL, not --all")
+    if every and (config_items or bugs):
+        raise FaultlabError(f"{'--config' if config_items else '--bug'} needs a PROTOCOL, "
+                            "not --all")
     if not math.isfinite(hold) or not 0.01 <= hold <= MAX_PHASE_US / 1e6:
         raise FaultlabError(f"--hold must be from 0.01 to {MAX_PHASE_US / 1e6:g} seconds, "
                             f"got {hold}")
@@ -66,7 +69,7 @@ def cap_cmd(protocol, every, shapes, config_items, runs, first_seed, hold, jobs,
     config = parse_config(config_items) if config_items else None
     label = " ".join(config_items) if config_items else None
     exps = [e for name in (sorted(PROTOCOLS) if every else [protocol])
-            for e in experiments(name, config, label, tuple(shapes) or None)]
+            for e in experiments(name, config, label, tuple(shapes) or None, tuple(bugs))]
     exps = [attrs.evolve(e, hold_us=round(hold * 1e6)) for e in exps]
     if plot_dir is not None:
         from faultlab.plotting import pyplot
@@ -124,9 +127,9 @@ def _print(reports) -> None:
         console.width = max(console.width, 150)
     groups: dict[tuple, list] = {}
     for rep in reports:
-        groups.setdefault((rep.experiment.protocol, rep.experiment.label), []).append(rep)
-    for (protocol, label), reps in groups.items():
-        table = Table(title=f"{protocol} {label} — promises: {reps[0].promise.text}",
+        groups.setdefault(rep.experiment.configuration, []).append(rep)
+    for configuration, reps in groups.items():
+        table = Table(title=f"{configuration} — promises: {reps[0].promise.text}",
                       header_style="bold", title_justify="left")
         for column in ("experiment", "side", "ok", "fail", "unknown", "available",
                        "ms p50/p99 cut", "healed", "recovered", "stuck at heal",
@@ -158,12 +161,13 @@ def _print(reports) -> None:
                   "relative to before it)")
     for rep in reports:
         exp = rep.experiment
-        console.print(f"  {exp.protocol} {exp.label} · {exp.describe()}: "
+        console.print(f"  {exp.configuration} · {exp.describe()}: "
                       f"[bold]{rep.classification}[/] — {rep.evidence}")
     for rep in reports:
         for flag in rep.flags:
-            console.print(f"[red bold]⚑ worse than promised[/] {rep.experiment.protocol} "
-                          f"{rep.experiment.label} · {rep.experiment.describe()}: {flag}")
+            console.print(f"[red bold]⚑ worse than promised[/] "
+                          f"{rep.experiment.configuration} · {rep.experiment.describe()}: "
+                          f"{flag}")
 
 
 def _short(rep) -> str:
