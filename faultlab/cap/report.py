@@ -139,8 +139,8 @@ class ExperimentReport:
         return out
 
     def consistency_text(self) -> str:
-        """e.g. 'consistent in all 10 runs' or 'stale reads 1.2% of 800; durability failed
-        in 3 of 10 runs'."""
+        """e.g. 'linearizable, no-lost-writes, 4 invariants held in all 10 runs' or
+        'stale reads 1,200 of 8,000 (15.0%); durability failed in 3 of 10 runs'."""
         n = len(self.runs)
         parts = []
         rates = {label: (k, d) for label, k, d in self.rates()}
@@ -161,7 +161,19 @@ class ExperimentReport:
         unknown = sorted({u for r in self.runs for u in r["unknown"]})
         if unknown:
             parts.append(f"{', '.join(unknown)} unknown in some runs")
-        return "; ".join(parts) if parts else f"consistent in all {n} runs"
+        return "; ".join(parts) if parts else f"{self.judged()} held in all {n} runs"
+
+    def judged(self) -> str:
+        """What consistency means here, e.g. 'linearizable, no-lost-writes, 4 invariants'
+        (and the violation statistics counted, with none)."""
+        protocol = get_protocol(self.experiment.protocol)
+        checks = protocol.all_checks()
+        named = [c.name for c in checks if c.category == "history"]
+        invariants = sum(1 for c in checks if c.category == "invariant")
+        named += [f"{invariants} invariants"] if invariants else []
+        labels = {num: label for label, num, _ in protocol.rates}
+        named += [f"no {labels.get(s, s)}" for s in protocol.violations]
+        return ", ".join(named)
 
     def to_rows(self) -> list[dict]:
         """One row per side: the JSON shape of the table."""

@@ -119,44 +119,47 @@ def cap_cmd(protocol, every, shapes, config_items, bugs, runs, first_seed, hold,
 
 
 def _print(reports) -> None:
-    """A table per configuration (its promise in the title), then the classifications and
-    any row worse than promised."""
+    """One table (a row per side, a section per experiment), then each configuration's
+    promise, the classifications, and any experiment worse than promised."""
     from rich.table import Table
 
     if not console.is_terminal:  # a file or a pipe gets the table unwrapped
-        console.width = max(console.width, 150)
-    groups: dict[tuple, list] = {}
+        console.width = max(console.width, 170)
+    table = Table(title="CAP: availability on each side of a partition, against consistency",
+                  header_style="bold", title_justify="left")
+    for column in ("configuration", "experiment", "side", "ok", "fail", "unknown",
+                   "available", "ms p50/p99 cut", "healed", "recovered", "stuck at heal",
+                   "consistency", "class"):
+        table.add_column(column, justify="left" if column in (
+            "configuration", "experiment", "side", "consistency", "class") else "right")
+    shown = None
     for rep in reports:
-        groups.setdefault(rep.experiment.configuration, []).append(rep)
-    for configuration, reps in groups.items():
-        table = Table(title=f"{configuration} — promises: {reps[0].promise.text}",
-                      header_style="bold", title_justify="left")
-        for column in ("experiment", "side", "ok", "fail", "unknown", "available",
-                       "ms p50/p99 cut", "healed", "recovered", "stuck at heal",
-                       "consistency", "class"):
-            table.add_column(column, justify="left" if column in (
-                "experiment", "side", "consistency", "class") else "right")
-        for rep in reps:
-            available = rep.availability()
-            rows = rep.to_rows()
-            for i, row in enumerate(rows):
-                during, lat = row["availability"]["during"], row["latency_ms"]
-                first = i == 0
-                recovered = row["recovery_ms"]["median"]
-                table.add_row(
-                    rep.experiment.describe() if first else "",
-                    f"{row['side']} ({row['size']})",
-                    *(("no clients", "", "") if not during["ops"] else
-                      (_pct(during[o]) for o in ("ok", "fail", "unknown"))),
-                    _pct(available.get(row["side"])),
-                    _ms_pair(lat["during"]), _ms_pair(lat["after"]),
-                    "-" if recovered is None else f"{recovered:g} ms",
-                    _stuck(row["stuck"], len(rep.runs)),
-                    (_short(rep) if first else ""),
-                    (rep.classification + (" [red]⚑[/]" if rep.flags else "")) if first
-                    else "",
-                    end_section=i == len(rows) - 1)
-        console.print(table)
+        available = rep.availability()
+        rows = rep.to_rows()
+        configuration = rep.experiment.configuration
+        for i, row in enumerate(rows):
+            during, lat = row["availability"]["during"], row["latency_ms"]
+            first = i == 0
+            recovered = row["recovery_ms"]["median"]
+            table.add_row(
+                configuration if first and configuration != shown else "",
+                rep.experiment.describe() if first else "",
+                f"{row['side']} ({row['size']})",
+                *(("no clients", "", "") if not during["ops"] else
+                  (_pct(during[o]) for o in ("ok", "fail", "unknown"))),
+                _pct(available.get(row["side"])),
+                _ms_pair(lat["during"]), _ms_pair(lat["after"]),
+                "-" if recovered is None else f"{recovered:g} ms",
+                _stuck(row["stuck"], len(rep.runs)),
+                (_short(rep) if first else ""),
+                (rep.classification + (" [red]⚑[/]" if rep.flags else "")) if first else "",
+                end_section=i == len(rows) - 1)
+        shown = configuration
+    console.print(table)
+    console.print("[bold]promises[/]")
+    for configuration, promise in {r.experiment.configuration: r.promise
+                                   for r in reports}.items():
+        console.print(f"  {configuration}: {promise.text}", markup=False)
     console.print("[bold]classification[/] (available: the ok share late in the partition, "
                   "relative to before it)")
     for rep in reports:
