@@ -66,6 +66,14 @@ def test_twopc_coordinator_cut_off_leaves_participants_blocked_in_doubt():
     assert rep.classification == "CP" and not rep.flags and not rep.violations()
 
 
+def test_sides_hold_members_not_spares():
+    """Dynamo's default slots are 7 with 5 members: the cut splits the members 2 / 3."""
+    (rep,) = run_experiments(experiments("dynamo", {"quorum": "strict"}, "strict",
+                                         ("majority-minority",)), 1)
+    assert {label: s["size"] for label, s in rep.sides.items()} == {"minority": 2,
+                                                                    "majority": 3}
+
+
 def test_sided_clients_cannot_cross_the_cut_but_roaming_ones_can():
     """Thread 0 (processes 0, 11, 22, ...) starts at n1, which is cut off: attached there it
     gets nothing done during the cut; roaming, it follows redirects to the leader."""

@@ -62,8 +62,9 @@ def measure_run(doc: dict) -> dict:
         return out  # the cut waited for an event that never came
     prep = prepare(spec)
     fault = prep.schedule.faults[0]
-    names = prep.cluster.slots if fault.params["cut_exempt"] else \
-        tuple(n for n in prep.cluster.slots if n not in prep.cluster.exempt)
+    cluster = prep.cluster  # sides hold members (spares that never joined stand nowhere)
+    names = tuple(n for n in cluster.members
+                  if fault.params["cut_exempt"] or n not in cluster.exempt)
     rename = exp.side_names()
     sides = {rename[label]: nodes for label, nodes
              in partition_sides(fault.params["mode"], start.nodes, names).items()}
