@@ -215,6 +215,8 @@ def test_cap_command_refuses_bad_input_in_one_line(args, message, capsys):
 def test_cap_command_refuses_an_unwritable_out(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(SystemExit) as exit_:
-        main(["cap", "raft", "--runs", "1", "--out", str(blocker / "sub")])
-    assert exit_.value.code == 3 and "cannot write" in capsys.readouterr().err
+    for option in ("--out", "--plot"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["cap", "raft", "--runs", "1", option, str(blocker / "sub")])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 3 and ("cannot write" in err or "faultlab[plots]" in err)

@@ -15,6 +15,7 @@ shape has two distinct sides, on the other.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -70,7 +71,7 @@ class Experiment:
     def key(self) -> str:
         """A short unique name, for files and JSON: raft-default-majority-minority-cut."""
         parts = [self.protocol, *self.bugs, self.label, self.shape, self.placement or ""]
-        return "-".join(p.replace(" ", "_") for p in parts if p)
+        return re.sub(r"[^\w.=+-]", "_", "-".join(p for p in parts if p))
 
     def side_names(self) -> dict[str, str]:
         return SHAPES[self.shape][2]

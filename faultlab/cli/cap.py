@@ -71,9 +71,13 @@ def cap_cmd(protocol, every, shapes, config_items, bugs, runs, first_seed, hold,
     exps = [e for name in (sorted(PROTOCOLS) if every else [protocol])
             for e in experiments(name, config, label, tuple(shapes) or None, tuple(bugs))]
     exps = [attrs.evolve(e, hold_us=round(hold * 1e6)) for e in exps]
-    if plot_dir is not None:
+    if plot_dir is not None:  # refuse before the work, not after it
         from faultlab.plotting import pyplot
-        pyplot("--plot")  # refuse before the work, not after
+        pyplot("--plot")
+        try:
+            Path(plot_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise FaultlabError(f"cannot write to {plot_dir}: {e.strerror or e}") from None
     root = click.get_current_context().find_root()
     command = shlex.join(["faultlab", *((root.obj or {}).get("argv") or sys.argv[1:])])
     run_dir = open_run_dir("cap", command, out)
