@@ -63,6 +63,27 @@ def test_sigterm_stops_a_campaign_and_its_workers_and_keeps_what_was_saved(tmp_p
     assert replay(bundles[0]).identical  # every saved bundle is whole
 
 
+def test_sigterm_stops_a_cap_report_and_keeps_its_bundles(tmp_path):
+    out = tmp_path / "cap"
+    proc = subprocess.Popen([FAULTLAB, "cap", "primary-backup", "--bug",
+                             "ack-before-replicate", "--runs", "200", "--jobs", "2",
+                             "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: len(list(out.glob("primary-backup-*.json"))) >= 2)
+    _wait_for(lambda: _children(proc.pid))
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err
+    _wait_for(lambda: not any(_alive(w) for w in workers), timeout=10)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] and 0 < summary["completed"] < summary["of"]
+    bundles = sorted(out.glob("primary-backup-*.json"))
+    assert len(bundles) >= len(summary["bundles"]) >= 2
+    assert replay(bundles[0]).identical
+
+
 def test_sigterm_during_shrink_saves_the_smallest_failure_found(tmp_path):
     subprocess.run([FAULTLAB, "run", "raft", "--bug", "figure8", "--runs", "40", "--jobs",
                     "2", "--out", str(tmp_path)], capture_output=True, check=False)

@@ -4,6 +4,7 @@ or all of them, each experiment classed CP, AP or neither with its evidence. Exi
 configuration measured worse than it promises."""
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import click
 from faultlab.cap.experiments import SHAPES
 from faultlab.cli.console import EXIT_FAILED, EXIT_OK, console
 from faultlab.cli.options import check_seeds, parse_config
+from faultlab.cli.sigterm import stop_if_terminated
 from faultlab.errors import FaultlabError
 
 
@@ -85,23 +87,39 @@ def cap_cmd(protocol, every, shapes, config_items, bugs, runs, first_seed, hold,
     total = len(exps) * runs
 
     shown = Console(stderr=True) if as_json else console
+    saved: list[Path] = []
+    done: list[dict] = []
+
+    def on_run(r: dict) -> None:
+        """Each run as it finishes: its bundle saved at once, so an interrupt keeps it."""
+        stop_if_terminated()
+        if r["bundle"] is not None:
+            path = run_dir / f"{exps[r['index']].key}-{r['seed']}.json"
+            try:
+                saved.append(write_bundle(path, r["bundle"]))
+            except OSError as e:
+                raise FaultlabError(f"cannot save a bundle in {run_dir}: "
+                                    f"{e.strerror or e}") from None
+            r["bundle"] = None  # on disk now; the report needs only the measures
+        done.append(r)
+        progress.advance(task)
+
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=shown) as progress:
         task = progress.add_task(f"{len(exps)} experiments × {runs} runs", total=total)
-        reports = run_experiments(exps, runs, first_seed, jobs,
-                                  on_run=lambda r: progress.advance(task))
-    saved = {}
-    for rep in reports:
-        for r in rep.runs:
-            if r["bundle"] is not None:
-                path = run_dir / f"{rep.experiment.key}-{r['seed']}.json"
-                try:
-                    saved[(rep.experiment.key, r["seed"])] = write_bundle(path, r["bundle"])
-                except OSError as e:
-                    raise FaultlabError(f"cannot save a bundle in {run_dir}: "
-                                        f"{e.strerror or e}") from None
+        try:
+            reports = run_experiments(exps, runs, first_seed, jobs, on_run=on_run)
+        except BaseException:
+            with contextlib.suppress(FaultlabError):  # keep the first error the user sees
+                write_summary(run_dir, {"command": command, "runs": runs, "interrupted": True,
+                                        "completed": len(done), "of": total,
+                                        "bundles": [str(p) for p in saved]})
+            shown.print(f"stopped after {len(done)} of {total} runs; {len(saved)} bundles "
+                        f"saved in {run_dir}/")
+            raise
     rows = [row for rep in reports for row in rep.to_rows()]
-    summary = write_summary(run_dir, {"command": command, "runs": runs, "rows": rows})
+    summary = write_summary(run_dir, {"command": command, "runs": runs, "interrupted": False,
+                                      "bundles": [str(p) for p in saved], "rows": rows})
     if as_json:
         import orjson
 
@@ -110,9 +128,9 @@ def cap_cmd(protocol, every, shapes, config_items, bugs, runs, first_seed, hold,
     else:
         _print(reports)
         console.print(f"summary: {summary}")
-        first = next(iter(saved.values()), None)
-        if first is not None:
-            console.print(f"replay a run: [bold]faultlab replay {shlex.quote(str(first))}[/]")
+        if saved:
+            console.print(f"replay a run: [bold]faultlab replay "
+                          f"{shlex.quote(str(min(saved)))}[/]")
     if plot_dir is not None:
         from faultlab.cap.plots import draw_all
 
