@@ -15,15 +15,9 @@ import time
 from pathlib import Path
 
 
-def _pct(x) -> str:
-    return "–" if x is None else f"{x:.0%}"
-
-
-def _ms(d: dict) -> str:
-    return "–" if d["p50"] is None else f"{d['p50']:g} / {d['p99']:g}"
-
-
 def markdown(rows: list[dict]) -> str:
+    from faultlab.cap.report import side_cells
+
     out = ["| configuration | experiment | side | ok / fail / unknown | available | "
            "ms p50/p99 cut | recovered | stuck at heal | consistency | class |",
            "|---|---|---|---|---|---|---|---|---|---|"]
@@ -32,20 +26,13 @@ def markdown(rows: list[dict]) -> str:
         key = (r["protocol"], r["configuration"], r["experiment"])
         first = key != last
         last = key
-        during = r["availability"]["during"]
-        stuck = r.get("stuck")
+        cells = side_cells(r)
+        shares = " / ".join(c for c in (cells["ok"], cells["fail"], cells["unknown"]) if c)
         out.append("| " + " | ".join([
             f"{r['protocol']} {r['configuration']}" if first else "",
             r["experiment"] if first else "",
-            f"{r['side']} ({r['size']})",
-            "no clients" if not during["ops"] else
-            " / ".join(_pct(during[o]) for o in ("ok", "fail", "unknown")),
-            _pct(r["availability"]["relative"]),
-            _ms(r["latency_ms"]["during"]),
-            "–" if r["recovery_ms"]["median"] is None else f"{r['recovery_ms']['median']:g} ms",
-            f"{stuck['waits']} {stuck['what']}, ≤{stuck['longest_ms'] / 1e3:.1f} s"
-            if stuck and stuck["waits"] else "–",
-            r["consistency"]["text"] if first else "",
+            cells["side"], shares, cells["available"], cells["cut"], cells["recovered"],
+            cells["stuck"], r["consistency"]["text"] if first else "",
             (r["classification"] + (" ⚑" if r["flags"] else "")) if first else "",
         ]) + " |")
     return "\n".join(out)

@@ -204,6 +204,8 @@ def test_a_planted_bug_is_flagged_worse_than_promised(tmp_path, capsys):
     (["raft", "--hold", "nan"], "--hold must be"),
     (["raft", "--config", "nodes=0"], "nodes"),
     (["raft", "--partition", "ring"], "ring"),
+    (["raft", "--config", "nodes=1"], "1 node(s) to partition: too few for any"),
+    (["raft", "--config", "nodes=2", "--partition", "bridge"], "too few for a bridge"),
 ])
 def test_cap_command_refuses_bad_input_in_one_line(args, message, capsys):
     with pytest.raises(SystemExit) as exit_:

@@ -42,11 +42,11 @@ def _wait_for(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_sigterm_stops_a_campaign_and_its_workers_and_keeps_what_was_saved(tmp_path):
-    out = tmp_path / "h"
-    proc = subprocess.Popen([FAULTLAB, "run", "primary-backup", "--bug",
-                             "ack-before-replicate", "--runs", "2000", "--jobs", "2",
-                             "--out", str(out)], stdout=subprocess.PIPE,
+def _terminated(args: list[str], out: Path) -> tuple[dict, list[Path]]:
+    """Start `faultlab ARGS --out OUT`, SIGTERM it once two primary-backup bundles are
+    saved, and check it stopped cleanly: exit 143 with one word, its workers gone, no temp
+    files, every saved bundle whole. Returns its summary and bundles."""
+    proc = subprocess.Popen([FAULTLAB, *args, "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: len(list(out.glob("primary-backup-*.json"))) >= 2)
     _wait_for(lambda: _children(proc.pid))  # /proc may be read between two of its updates
@@ -56,32 +56,23 @@ def test_sigterm_stops_a_campaign_and_its_workers_and_keeps_what_was_saved(tmp_p
     assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err
     _wait_for(lambda: not any(_alive(w) for w in workers), timeout=10)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["interrupted"] and 0 < summary["completed"] < 2000
     bundles = sorted(out.glob("primary-backup-*.json"))
-    assert len(bundles) >= summary["failed"] >= 2
     assert replay(bundles[0]).identical  # every saved bundle is whole
+    return json.loads((out / "summary.json").read_text()), bundles
+
+
+def test_sigterm_stops_a_campaign_and_its_workers_and_keeps_what_was_saved(tmp_path):
+    summary, bundles = _terminated(["run", "primary-backup", "--bug", "ack-before-replicate",
+                                    "--runs", "2000", "--jobs", "2"], tmp_path / "h")
+    assert summary["interrupted"] and 0 < summary["completed"] < 2000
+    assert len(bundles) >= summary["failed"] >= 2
 
 
 def test_sigterm_stops_a_cap_report_and_keeps_its_bundles(tmp_path):
-    out = tmp_path / "cap"
-    proc = subprocess.Popen([FAULTLAB, "cap", "primary-backup", "--bug",
-                             "ack-before-replicate", "--runs", "200", "--jobs", "2",
-                             "--out", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: len(list(out.glob("primary-backup-*.json"))) >= 2)
-    _wait_for(lambda: _children(proc.pid))
-    workers = _children(proc.pid)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err
-    _wait_for(lambda: not any(_alive(w) for w in workers), timeout=10)
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files
-    summary = json.loads((out / "summary.json").read_text())
+    summary, bundles = _terminated(["cap", "primary-backup", "--bug", "ack-before-replicate",
+                                    "--runs", "200", "--jobs", "2"], tmp_path / "cap")
     assert summary["interrupted"] and 0 < summary["completed"] < summary["of"]
-    bundles = sorted(out.glob("primary-backup-*.json"))
     assert len(bundles) >= len(summary["bundles"]) >= 2
-    assert replay(bundles[0]).identical
 
 
 def test_sigterm_during_shrink_saves_the_smallest_failure_found(tmp_path):

@@ -33,8 +33,8 @@ RECOVERY_US = 2_000_000
 # a client gives up within a second, so an op blocked by the cut shows within the partition
 CLIENT_TIMEOUT_US = 1_000_000
 
-# shape -> (partition mode, size of the targeted side given m nodes, side names: the mode's
-# own labels -> the report's)
+# shape -> (partition mode, size of the targeted side given m nodes (0: the targets' order,
+# for a bridge), side names: the mode's own labels -> the report's)
 SHAPES: dict[str, tuple[str, Any, dict[str, str]]] = {
     "majority-minority": ("halves", lambda m: (m - 1) // 2,
                           {"cut": "minority", "rest": "majority"}),
@@ -43,6 +43,11 @@ SHAPES: dict[str, tuple[str, Any, dict[str, str]]] = {
     "bridge": ("bridge", lambda m: 0, {"left": "left", "bridge": "bridge", "right": "right"}),
     "one-way": ("one-way", lambda m: 1, {"mute": "mute", "rest": "rest"}),
 }
+# where the cap target stands, in words, by the report's side name
+PLACES = {"minority": "on the minority", "majority": "on the majority",
+          "isolated": "isolated", "rest": "on the rest side", "half A": "in half A",
+          "half B": "in half B", "left": "on the left side", "right": "on the right side",
+          "mute": "on the mute side"}
 
 
 @attrs.frozen
@@ -80,14 +85,18 @@ class Experiment:
         """e.g. 'majority-minority, leader on the minority'."""
         if self.placement is None:
             return self.shape
-        target = get_protocol(self.protocol).cap_target
-        who = target.removeprefix(ROLE_PREFIX)
+        who = get_protocol(self.protocol).cap_target.removeprefix(ROLE_PREFIX)
         names = list(self.side_names().values())
-        where = names[0] if self.placement == "cut" else names[-1]
-        if where.startswith("half"):
-            return f"{self.shape}, {who} in {where}"
-        side = " side" if where in ("rest", "left", "right") else ""
-        return f"{self.shape}, {who} on the {where}{side}"
+        return f"{self.shape}, {who} {PLACES[names[0 if self.placement == 'cut' else -1]]}"
+
+    def cut_nodes(self) -> tuple[tuple[str, ...], bool]:
+        """The members a cut can put on a side, and whether exempt ones are among them (the
+        RDD driver and storage node are exempt from faults, but not from this question)."""
+        protocol = get_protocol(self.protocol)
+        cluster = protocol.cluster(protocol.resolve_config(self.config))
+        cut_exempt = bool(cluster.exempt)
+        return tuple(n for n in cluster.members
+                     if cut_exempt or n not in cluster.exempt), cut_exempt
 
     def partition(self, protocol: Protocol, reach: int, cut_exempt: bool) -> Fault:
         mode, size, _ = SHAPES[self.shape]
@@ -100,19 +109,14 @@ class Experiment:
 
     def spec(self, seed: int) -> RunSpec:
         """The run of this experiment for `seed`."""
-        from faultlab.campaign.runner import prepare
-
         protocol = get_protocol(self.protocol)
-        probe = prepare(RunSpec(self.protocol, config=self.config, schedule=Schedule()))
-        cluster = probe.cluster
-        cut_exempt = bool(cluster.exempt)
-        reach = len(cluster.members) if cut_exempt else \
-            sum(1 for n in cluster.members if n not in cluster.exempt)
-        workload = attrs.evolve(probe.workload, sided=True,
-                                timeout_us=min(probe.workload.timeout_us, CLIENT_TIMEOUT_US))
+        nodes, cut_exempt = self.cut_nodes()
+        default = protocol.default_workload
+        workload = attrs.evolve(default, sided=True,
+                                timeout_us=min(default.timeout_us, CLIENT_TIMEOUT_US))
         return RunSpec(self.protocol, seed=seed, bugs=self.bugs, config=dict(self.config),
                        workload=workload,
-                       schedule=Schedule([self.partition(protocol, reach, cut_exempt)]),
+                       schedule=Schedule([self.partition(protocol, len(nodes), cut_exempt)]),
                        heal_at_us=self.warmup_us + self.hold_us, recovery_us=self.recovery_us)
 
 
@@ -133,9 +137,16 @@ def experiments(protocol: str, config: dict | None = None, label: str | None = N
     for name, cfg in configs:
         # a bug's own settings (a strict-mode bug runs strict) unless the config says
         cfg = {k: v for bug in bugs for k, v in proto.bug_settings.get(bug, {}).items()} | cfg
-        resolved = proto.resolve_config(cfg)  # a bad setting fails here, before any run
-        members = proto.cluster(resolved).members
-        for shape in shapes or _standard_shapes(len(members)):
+        proto.resolve_config(cfg)  # a bad setting fails here, before any run
+        m = len(Experiment(protocol, name, cfg, "isolate-one").cut_nodes()[0])
+        impossible = [s for s in shapes or () if not _possible(s, m)]
+        chosen = shapes or _standard_shapes(m)
+        if impossible or not chosen:
+            raise FaultlabError(f"{protocol} {name} has {m} node(s) to partition: too few for "
+                                f"{'a ' + impossible[0] if impossible else 'any'} partition "
+                                "(a cut needs two sides of at least one node, a bridge "
+                                "three nodes)")
+        for shape in chosen:
             placements: tuple[str | None, ...] = (None,)
             if proto.cap_target is not None:
                 # bridge's two sides mirror each other: one placement says it all
@@ -145,9 +156,19 @@ def experiments(protocol: str, config: dict | None = None, label: str | None = N
     return out
 
 
-def _standard_shapes(members: int) -> tuple[str, ...]:
-    """Every shape, less those that cut the same links as another: halves in an odd
-    cluster (it is majority-minority), majority-minority with one node in the minority (it
-    is isolate-one)."""
-    return tuple(s for s in SHAPES if not (s == "halves" and members % 2)
-                 and not (s == "majority-minority" and (members - 1) // 2 <= 1))
+def _possible(shape: str, m: int) -> bool:
+    """Whether `shape` leaves two sides of at least one node among m (a bridge: three)."""
+    return m >= 3 if shape == "bridge" else 1 <= SHAPES[shape][1](m) < m
+
+
+def _standard_shapes(m: int) -> tuple[str, ...]:
+    """Every shape m nodes allow, less those that cut the same links as another (halves
+    and isolation cut both ways: the same side size is the same cut), in table order; the
+    one kept is the most specific name (isolate-one, then majority-minority)."""
+    kept: dict[tuple, str] = {}
+    for shape in ("isolate-one", "majority-minority", "halves", "bridge", "one-way"):
+        mode, size, _ = SHAPES[shape]
+        cut = ("both ways", size(m)) if mode in ("halves", "isolate") else (mode,)
+        if _possible(shape, m):
+            kept.setdefault(cut, shape)
+    return tuple(s for s in SHAPES if s in kept.values())

@@ -40,7 +40,7 @@ def measure_run(doc: dict) -> dict:
     """Worker: one seed of one experiment, as plain data (sides measured, checks judged,
     violation counts, and the bundle when a check failed or `keep` asks for it)."""
     from faultlab.campaign.campaign import make_bundle
-    from faultlab.campaign.runner import prepare, run
+    from faultlab.campaign.runner import run
 
     exp = Experiment(**doc["experiment"])
     spec = exp.spec(doc["seed"])
@@ -60,14 +60,11 @@ def measure_run(doc: dict) -> dict:
     start = next((r for r in result.fault_log if r.phase == "start"), None)
     if start is None:
         return out  # the cut waited for an event that never came
-    prep = prepare(spec)
-    fault = prep.schedule.faults[0]
-    cluster = prep.cluster  # sides hold members (spares that never joined stand nowhere)
-    names = tuple(n for n in cluster.members
-                  if fault.params["cut_exempt"] or n not in cluster.exempt)
+    names, _ = exp.cut_nodes()  # members only: spares that never joined stand nowhere
     rename = exp.side_names()
-    sides = {rename[label]: nodes for label, nodes
-             in partition_sides(fault.params["mode"], start.nodes, names).items()}
+    mode = spec.schedule.faults[0].params["mode"]
+    sides = {rename[label]: nodes
+             for label, nodes in partition_sides(mode, start.nodes, names).items()}
     end = spec.heal_at_us + spec.recovery_us
     measured = side_measures(result.history, sides, start.time, spec.heal_at_us, end)
     blocking = protocol.cap_blocking
@@ -210,6 +207,29 @@ class ExperimentReport:
                 "flags": list(self.flags),
             })
         return rows
+
+
+def side_cells(row: dict) -> dict[str, str]:
+    """A JSON row's cells as the table and docs/cap.md show them."""
+    during, latency = row["availability"]["during"], row["latency_ms"]
+    recovered, stuck = row["recovery_ms"]["median"], row["stuck"]
+    shares = {o: _pct(during[o]) for o in OUTCOMES} if during["ops"] else \
+        {"ok": "no clients", "fail": "", "unknown": ""}
+    return {"side": f"{row['side']} ({row['size']})", **shares,
+            "available": _pct(row["availability"]["relative"]),
+            "cut": _ms_pair(latency["during"]), "healed": _ms_pair(latency["after"]),
+            "recovered": "-" if recovered is None else f"{recovered:g} ms",
+            "stuck": "-" if not stuck or not stuck["waits"] else
+            f"{stuck['waits']} {stuck['what']} in {stuck['runs']}/{row['runs']} runs, "
+            f"≤{stuck['longest_ms'] / 1e3:.1f} s"}
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def _ms_pair(d: dict) -> str:
+    return "-" if d["p50"] is None else f"{d['p50']:g} / {d['p99']:g}"
 
 
 def report(exp: Experiment, runs: list[dict]) -> ExperimentReport:

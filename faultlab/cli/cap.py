@@ -145,6 +145,8 @@ def _print(reports) -> None:
     promise, the classifications, and any experiment worse than promised."""
     from rich.table import Table
 
+    from faultlab.cap.report import side_cells
+
     if not console.is_terminal:  # a file or a pipe gets the table unwrapped
         console.width = max(console.width, 170)
     table = Table(title="CAP: availability on each side of a partition, against consistency",
@@ -156,23 +158,16 @@ def _print(reports) -> None:
             "configuration", "experiment", "side", "consistency", "class") else "right")
     shown = None
     for rep in reports:
-        available = rep.availability()
         rows = rep.to_rows()
         configuration = rep.experiment.configuration
         for i, row in enumerate(rows):
-            during, lat = row["availability"]["during"], row["latency_ms"]
             first = i == 0
-            recovered = row["recovery_ms"]["median"]
+            cells = side_cells(row)
             table.add_row(
                 configuration if first and configuration != shown else "",
                 rep.experiment.describe() if first else "",
-                f"{row['side']} ({row['size']})",
-                *(("no clients", "", "") if not during["ops"] else
-                  (_pct(during[o]) for o in ("ok", "fail", "unknown"))),
-                _pct(available.get(row["side"])),
-                _ms_pair(lat["during"]), _ms_pair(lat["after"]),
-                "-" if recovered is None else f"{recovered:g} ms",
-                _stuck(row["stuck"], len(rep.runs)),
+                *(cells[c] for c in ("side", "ok", "fail", "unknown", "available", "cut",
+                                     "healed", "recovered", "stuck")),
                 (_short(rep) if first else ""),
                 (rep.classification + (" [red]⚑[/]" if rep.flags else "")) if first else "",
                 end_section=i == len(rows) - 1)
@@ -201,21 +196,3 @@ def _short(rep) -> str:
     if not rep.violations():
         return f"✓ {n}/{n} runs"
     return f"✗ {rep.violated_runs()}/{n} runs"
-
-
-def _stuck(stuck: dict | None, runs: int) -> str:
-    """e.g. '2 in doubt in 10/10 runs, ≤2.9 s'."""
-    if not stuck or not stuck["waits"]:
-        return "-"
-    return (f"{stuck['waits']} {stuck['what']} in {stuck['runs']}/{runs} runs, "
-            f"≤{stuck['longest_ms'] / 1e3:.1f} s")
-
-
-def _pct(x) -> str:
-    return "-" if x is None else f"{x:.0%}"
-
-
-def _ms_pair(d: dict) -> str:
-    if d["p50"] is None:
-        return "-"
-    return f"{d['p50']:g} / {d['p99']:g}"
