@@ -22,13 +22,12 @@ Pruning that keeps the search small, each sound for any deterministic model:
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from faultlab.checkers.models import REJECT, UNSEEN, Call, Model, get_model
 from faultlab.checkers.orders import derive_orders
@@ -53,8 +52,7 @@ longer than this is searched without them (they prune and refute; they are not n
 _UNSET = object()
 
 
-@attrs.frozen(slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One operation to linearize: its call, the positions in the history where it was
     invoked and completed (None: info), and its invocation and completion ops."""
 
@@ -89,43 +87,47 @@ def _jsonable(x: Any) -> Any:
 
 
 def entries_from_history(history: Iterable[Op], deadline: float | None = None) -> list[Entry]:
-    """Pair invocations with completions; an invoke never completed counts as info.
+    """Pair invocations with completions, in invocation order; an invoke never completed
+    counts as info.
 
     Positions in the history are the real-time order, so they serve as times. Ops of a
     process named "nemesis" are not client operations and are skipped.
     """
-    entries: list[Entry] = []
-    open_ops: dict = {}
+    entries: list = []  # an invoke's slot is filled when it completes
+    open_ops: dict = {}  # process -> (position, invoke, slot)
+    make = tuple.__new__  # builds the named tuples without a Python-level call per op
     for pos, op in enumerate(history):
         if deadline is not None and not pos & 65535 and time.monotonic() > deadline:
             raise _Budget("time")
-        if op.process == "nemesis":
+        process, type = op.process, op.type
+        if process == "nemesis":
             continue
-        if op.type == INVOKE:
-            if op.process in open_ops:
-                raise HistoryError(f"op {op.index}: process {op.process} invokes while an "
+        if type == INVOKE:
+            if process in open_ops:
+                raise HistoryError(f"op {op.index}: process {process} invokes while an "
                                    "earlier op is still open")
-            open_ops[op.process] = (pos, op)
+            open_ops[process] = (pos, op, len(entries))
+            entries.append(None)
             continue
-        if op.process not in open_ops:
-            raise HistoryError(f"op {op.index}: {op.type} for process {op.process} with no "
-                               "open invoke")
-        start, inv = open_ops.pop(op.process)
-        if op.type == OK:
-            entries.append(Entry(Call(inv.f, inv.value, op.value, OK), start, pos, inv, op))
-        elif op.type == FAIL:
-            entries.append(Entry(Call(inv.f, inv.value, op.value, FAIL), start, pos, inv, op))
-        elif op.type == INFO:
-            entries.append(Entry(Call(inv.f, inv.value, UNSEEN, INFO), start, None, inv, op))
+        opened = open_ops.pop(process, None)
+        if opened is None:
+            raise HistoryError(f"op {op.index}: {type} for process {process} with no open "
+                               "invoke")
+        start, inv, slot = opened
+        if type in (OK, FAIL):
+            call = make(Call, (inv.f, inv.value, op.value, OK if type == OK else FAIL))
+            entries[slot] = make(Entry, (call, start, pos, inv, op))
+        elif type == INFO:
+            call = make(Call, (inv.f, inv.value, UNSEEN, INFO))
+            entries[slot] = make(Entry, (call, start, None, inv, op))
         else:
-            raise HistoryError(f"op {op.index}: unknown type {op.type!r}")
-    for start, inv in open_ops.values():
-        entries.append(Entry(Call(inv.f, inv.value, UNSEEN, INFO), start, None, inv))
-    entries.sort(key=lambda e: e.invoke)
+            raise HistoryError(f"op {op.index}: unknown type {type!r}")
+    for start, inv, slot in open_ops.values():
+        entries[slot] = Entry(Call(inv.f, inv.value, UNSEEN, INFO), start, None, inv)
     return entries
 
 
-@attrs.define
+@dataclasses.dataclass(slots=True)
 class PartitionResult:
     """The outcome of searching one partition, with the evidence for a failure."""
 
@@ -523,7 +525,7 @@ def _freeze_key(x):
 PREFIX_SHOWN = 20  # ops of the deepest prefix kept in a failure report
 
 
-@attrs.define
+@dataclasses.dataclass(slots=True)
 class _Deepest:
     """The configurations with the most ops linearized: the evidence of a failure."""
 
@@ -531,9 +533,9 @@ class _Deepest:
     lin: tuple
     state: Any
     node: Any
-    states: list = attrs.field(factory=list)
+    states: list = dataclasses.field(default_factory=list)
 
-    def __attrs_post_init__(self):
+    def __post_init__(self):
         self.states = [self.state]
 
     def offer(self, depth: int, lin: tuple, state, node) -> None:

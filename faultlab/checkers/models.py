@@ -11,9 +11,7 @@ built-in models override it with closures because the search calls it millions o
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from faultlab.checkers.orders import Observation
 from faultlab.errors import FaultlabError
@@ -45,8 +43,7 @@ REJECT = _Sentinel("REJECT")
 """Returned by a compiled transition when the call is illegal in the state."""
 
 
-@attrs.frozen(slots=True)
-class Call:
+class Call(NamedTuple):
     """One operation as the model sees it: f, the invoked value, and the observed output.
 
     `type` is ok, fail or info; an info call's output is UNSEEN and the model must accept any
@@ -59,8 +56,13 @@ class Call:
     type: str = OK
 
 
+_CONTAINERS = (list, dict, set, frozenset)
+
+
 def freeze(x: Any) -> Any:
     """A hashable equal-by-value copy: lists become tuples, dicts sorted pair tuples."""
+    if not isinstance(x, _CONTAINERS):  # most values: one test, not three
+        return x
     if isinstance(x, list):
         return tuple(freeze(v) for v in x)
     if isinstance(x, dict):

@@ -11,19 +11,17 @@ operations some read observed. Ignoring the other info operations only loses con
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-import attrs
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from faultlab.checkers.linearizability import Entry
     from faultlab.checkers.models import Model
 
 
-@attrs.frozen(slots=True)
-class Observation:
+class Observation(NamedTuple):
     """Read `read` saw exactly the effects of the writes `chain`, in that order, since
     `chain[0]` (a write that replaced the whole state) or, with `from_start`, since the start.
 
@@ -37,7 +35,7 @@ class Observation:
     from_start: bool = False
 
 
-@attrs.define
+@dataclasses.dataclass(slots=True)
 class Orders:
     """The result: `before[i]` is the bitset of ops that must precede op i; `cycle` (when
     not None) is a contradiction, as the edges of a cycle, each with its reason."""

@@ -1,14 +1,13 @@
 """The result every check returns: valid or not (or unknown), why, and where to look."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
-
-import attrs
 
 UNKNOWN = "unknown"
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Verdict:
     """A check's judgement of one history or run.
 
@@ -22,10 +21,13 @@ class Verdict:
     name: str
     valid: bool | str
     explanation: str = ""
-    anomalies: dict[str, Any] = attrs.field(factory=dict)
+    anomalies: dict[str, Any] = dataclasses.field(default_factory=dict)
     witness: Any = None
-    ops: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    ops: tuple[int, ...] = ()
     time: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "ops", tuple(self.ops))  # any iterable of indices
 
     @property
     def failed(self) -> bool:

@@ -9,7 +9,6 @@ while the writer can still tell a keyword from a string.
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from typing import Any
 
 from faultlab.histories.errors import HistoryError
@@ -209,6 +208,8 @@ class _Reader:
         if _FLOAT.match(token):
             return float(token.rstrip("M"))
         if _RATIO.match(token):
+            from fractions import Fraction  # rare in histories, and slow to import
+
             return Fraction(token)
         if token[0].isdigit() or (token[0] in "+-" and token[1:2].isdigit()):
             self.fail(f"bad number {token!r}")

@@ -16,9 +16,8 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import orjson
 
 from faultlab.gc_pause import gc_paused
@@ -37,14 +36,16 @@ _ROW = re.compile(r"\s*(\S+)\s+(:\S+)\s+(:\S+)(?:\s+(.*?))?\s*\Z")
 _LOG_LINE = re.compile(r".*?\bjepsen\.util\b\s*(?:-|:)?\s+(\S+\s+:\S+\s+:\S+(?:\s.*)?)\Z")
 _BIG_INT = re.compile(r"\d{19}")
 _SIMPLE = (r"(\d+)[ \t]+:(invoke|ok|fail|info)[ \t]+:([\w\-]+)[ \t]+"
-           r"(nil|-?\d+|\[-?\d+ -?\d+\]|:[\w\-]+)[ \t]*\Z")
-_FAST_ROW = re.compile(_SIMPLE)
-_FAST_LOG = re.compile(r"INFO\s+jepsen\.util\s+-\s+" + _SIMPLE)
+           r"(nil|-?\d+|\[-?\d+ -?\d+\]|:[\w\-]+)[ \t]*")
+_FAST_ROW = re.compile(_SIMPLE + r"\Z")
+_FAST_LOG = re.compile(r"INFO\s+jepsen\.util\s+-\s+" + _SIMPLE + r"\Z")
+# The same shapes matched line by line over a whole block (separators within one line).
+_EVERY_ROW = re.compile(r"^" + _SIMPLE + r"\r?$", re.M)
+_EVERY_LOG = re.compile(r"^INFO[ \t]+jepsen\.util[ \t]+-[ \t]+" + _SIMPLE + r"\r?$", re.M)
 _TAGGED_MAP = re.compile(r"\s*#[\w.\-]+(?=\s*\{)")
 
 
-@attrs.frozen
-class LoadedHistory:
+class LoadedHistory(NamedTuple):
     """A history read from a file, with the format it was read as and what to warn about."""
 
     history: History
@@ -76,7 +77,7 @@ def read_history(path: str | Path, format: str = "auto", *,
         raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
     with f, gc_paused():
         try:
-            return _read_lines(_decoded(f, where, deadline), format, where)
+            return _read_blocks(_blocks(f, where, deadline), format, where)
         except OSError as e:
             raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
 
@@ -89,13 +90,12 @@ def load_history(path: str | Path, format: str = "auto") -> History:
 def parse_history(text: str, format: str = "auto", path: str | None = None) -> History:
     """Parse history text in the named format (or detect it)."""
     _check_format(format)
-    return _read_lines(enumerate(text.splitlines(), 1), format, path).history
+    return _read_blocks(iter([(1, text)]), format, path).history
 
 
 def detect_format(text: str, path: str | None = None) -> str:
     """Name the format of history text from its first lines."""
-    lines = list(itertools.islice(enumerate(text.splitlines(), 1), DETECT_LINES))
-    return _detect(lines, path)
+    return _detect(list(itertools.islice(_numbered(1, text), DETECT_LINES)), path)
 
 
 def write_jepsen_edn(history: History, path: str | Path) -> None:
@@ -113,41 +113,83 @@ def _check_format(format: str) -> None:
                            f"choose from {', '.join(FORMATS)}")
 
 
-def _decoded(f, path: str, deadline: float | None) -> Iterator[tuple[int, str]]:
-    """(line number, text) for each line of a binary file, naming a line that is not
-    UTF-8, and stopping at the deadline."""
-    for lineno, raw in enumerate(f, 1):
-        if deadline is not None and not lineno & 4095 and time.monotonic() > deadline:
+BLOCK_BYTES = 1 << 20  # a file is read in blocks of whole lines of about this size
+
+
+def _blocks(f, path: str, deadline: float | None) -> Iterator[tuple[int, str]]:
+    """(number of its first line, text) for blocks of whole lines of a binary file, naming
+    a line that is not UTF-8, and stopping at the deadline."""
+    lineno, rest = 1, b""
+    while True:
+        if deadline is not None and time.monotonic() > deadline:
             raise ReadTimeout(f"the time limit ran out reading line {lineno}")
-        try:
-            yield lineno, raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
-            raise HistoryError("not UTF-8 text", path=path, line=lineno) from None
+        data = f.read(BLOCK_BYTES)
+        if not data:
+            break
+        cut = data.rfind(b"\n") + 1  # a newline byte is never inside a UTF-8 character
+        if not cut:
+            rest += data
+            continue
+        raw, rest = rest + data[:cut], data[cut:]
+        yield lineno, _decode(raw, path, lineno)
+        lineno += raw.count(b"\n")
+    if rest:
+        yield lineno, _decode(rest, path, lineno)
 
 
-def _read_lines(lines: Iterable[tuple[int, str]], format: str,
-                path: str | None) -> LoadedHistory:
-    lines = iter(lines)
+def _decode(raw: bytes, path: str, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise HistoryError("not UTF-8 text", path=path,
+                           line=lineno + raw.count(b"\n", 0, e.start)) from None
+
+
+def _numbered(first: int, block: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) for each line of a block, without its line ending."""
+    lines = block.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return enumerate((t[:-1] if t.endswith("\r") else t for t in lines), first)
+
+
+def _read_blocks(blocks: Iterator[tuple[int, str]], format: str,
+                 path: str | None) -> LoadedHistory:
     if format == "auto":
-        head = list(itertools.islice(lines, DETECT_LINES))
-        if not any(text.strip() for _, text in head):
+        head, lines = [], []  # the blocks read to find DETECT_LINES lines from the first op
+        for block in blocks:
+            head.append(block)
+            for n, text in _numbered(*block):
+                if lines or text.strip():
+                    lines.append((n, text))
+                    if len(lines) == DETECT_LINES:
+                        break
+            if len(lines) == DETECT_LINES:
+                break
+        if not lines:
             return LoadedHistory(History([]), "empty")  # trivially valid in every format
-        format = _detect(head, path)
-        lines = itertools.chain(head, lines)
+        format = _detect(lines, path)
+        blocks = itertools.chain(head, blocks)
     builder = _Builder(path)
     if format in ("knossos-edn", "json"):
-        numbered = list(lines)
-        text = "\n".join(t for _, t in numbered)
-        first = numbered[0][0] if numbered else 1
-        (_read_knossos if format == "knossos-edn" else _read_json)(text, first, builder)
-    else:
-        read_line = _LINE_READERS[format]
-        fast = _FAST_SHAPES.get(format)
-        builder.carry_values = format == "etcd-log"
-        for lineno, text in lines:
+        text = "".join(block for _, block in blocks)
+        (_read_knossos if format == "knossos-edn" else _read_json)(text, 1, builder)
+        return builder.finish(format)
+    read_line = _LINE_READERS[format]
+    fast = _FAST_SHAPES.get(format)
+    every_line = _EVERY_LINE_SHAPES.get(format)
+    builder.carry_values = format == "etcd-log"
+    for first, block in blocks:
+        if every_line is not None:  # while every line of a block is an op of the common shape
+            rows = every_line.findall(block)
+            if len(rows) == block.count("\n") + (not block.endswith("\n")):
+                builder.add_rows(rows, first)
+                continue
+            every_line = None
+        for lineno, text in _numbered(first, block):
             m = fast.match(text) if fast else None
             if m is not None:  # most lines of a row format, read here to save calls
-                _add_simple_row(m.groups(), lineno, builder)
+                builder.add_rows((m.groups(),), lineno)
             elif text.strip() and not text.lstrip().startswith(";"):
                 read_line(text, lineno, builder)
     return builder.finish(format)
@@ -244,6 +286,44 @@ class _Builder:
             open_[process] = (op, line)
         self.ops.append(op)
         self.lines.append(line)
+
+    def add_rows(self, rows: Iterable[tuple[str, ...]], first: int) -> None:
+        """Ops of the common row shape, one per line from `first` on: the (process, type,
+        f, value) text that _SIMPLE matches. The usual case is handled here, for speed;
+        any other (a lone completion, a process reused, an error where the value goes) goes
+        through `add`, which applies every rule."""
+        ops, lines, open_, retired = self.ops, self.lines, self.open, self.retired
+        carry, types, names, keyword, make = (self.carry_values, _TYPE_NAMES, _NAMES,
+                                              edn.Keyword, tuple.__new__)
+        for line, (process, type, f, value) in enumerate(rows, first):
+            process, type = int(process), types[type]
+            f = names.get(f) or names.setdefault(f, f)
+            if value == "nil":
+                value = None
+            elif value[0] == "[":
+                value = [int(x) for x in value[1:-1].split()]
+            elif value[0] == ":":
+                value = edn._scalar(value)  # one Keyword object per name
+            else:
+                value = int(value)
+            if type == INVOKE:
+                if process in open_ or process in retired:
+                    self.add(type, process, f, value, line)
+                    continue
+                op = make(Op, (line, type, process, f, value, None, None, None))
+                open_[process] = (op, line)
+            else:
+                invoke = open_.get(process)
+                if (invoke is None or type == INFO or invoke[0].f != f
+                        or carry and value.__class__ is keyword):
+                    self.add(type, process, f, value, line)
+                    continue
+                del open_[process]
+                if carry and f != "read":
+                    value = invoke[0].value
+                op = make(Op, (line, type, process, f, value, None, None, None))
+            ops.append(op)
+            lines.append(line)
 
     def finish(self, format: str) -> LoadedHistory:
         warnings = []
@@ -361,22 +441,6 @@ def _value_and_error(rest: str, line: int, b: _Builder):
     return value, error
 
 
-def _add_simple_row(groups: tuple[str, ...], line: int, b: _Builder) -> None:
-    """The common row shape, matched by _FAST_SHAPES: an integer process and a simple
-    value."""
-    process_s, kind, f, value_s = groups
-    if value_s == "nil":
-        value = None
-    elif value_s[0] == "[":
-        value = [int(x) for x in value_s[1:-1].split()]
-    elif value_s[0] == ":":
-        value = edn._scalar(value_s)
-    else:
-        value = int(value_s)
-    b.add(_TYPE_NAMES[kind], int(process_s), _NAMES.get(f) or _NAMES.setdefault(f, f),
-          value, line)
-
-
 def _read_history_txt(text, line, b):
     _read_row(text, line, b, log=False)
 
@@ -395,6 +459,7 @@ def _read_jsonl(text: str, line: int, b: _Builder) -> None:
 
 
 _FAST_SHAPES = {"history-txt": _FAST_ROW, "etcd-log": _FAST_LOG, "jepsen-log": _FAST_LOG}
+_EVERY_LINE_SHAPES = {"history-txt": _EVERY_ROW, "etcd-log": _EVERY_LOG}
 _LINE_READERS = {
     "jepsen-edn": _read_jepsen_line,
     "kv-log": _read_kv_line,

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-
-import attrs
+from typing import NamedTuple
 
 from faultlab.histories.errors import HistoryError
 from faultlab.histories.op import FAIL, INFO, INVOKE, OK, TYPES, Op
 
 
-@attrs.frozen(slots=True)
-class Operation:
+class Operation(NamedTuple):
     """An invocation paired with its completion (None if the history ends before one)."""
 
     invoke: Op
@@ -114,7 +112,7 @@ class History(Sequence[Op]):
 
     def reindexed(self) -> History:
         """The same ops with `index` set to their position."""
-        return History(attrs.evolve(op, index=i) for i, op in enumerate(self.ops))
+        return History(op._replace(index=i) for i, op in enumerate(self.ops))
 
     def ok(self) -> list[Op]:
         return [op for op in self.ops if op.type == OK]

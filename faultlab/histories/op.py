@@ -1,17 +1,14 @@
 """One history record: a client operation's invocation or completion, with Jepsen semantics."""
 from __future__ import annotations
 
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 INVOKE, OK, FAIL, INFO = "invoke", "ok", "fail", "info"
 TYPES = (INVOKE, OK, FAIL, INFO)
 
 
-@attrs.frozen(slots=True)
-class Op:
-    """An event of a client process.
+class Op(NamedTuple):
+    """An event of a client process (a named tuple: long histories hold millions).
 
     `type` is invoke, ok (it happened), fail (it certainly did not happen) or info (unknown:
     it may take effect at any later time, or never). `time` is an integer (microseconds for

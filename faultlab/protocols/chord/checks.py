@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import bisect
 
-import attrs
-
 from faultlab.checkers.linearizability import check_linearizable
 from faultlab.checkers.models import get_model
 from faultlab.checkers.stale_reads import missed_writes
@@ -93,7 +91,7 @@ def no_lost_puts(record: RunRecord) -> Verdict:
                    if o.f == "put" or (o.f == "get" and o.invoke.time >= since)
                    for op in (o.invoke, o.complete) if op is not None),
                   key=lambda op: op.index)
-    history = History(attrs.evolve(op, f=as_register[op.f]) for op in kept)
+    history = History(op._replace(f=as_register[op.f]) for op in kept)
     model = get_model("register", independent=True)
     verdict = check_linearizable(history, model, time_limit=LINEARIZABILITY_LIMIT_S, jobs=1)
     text = verdict.explanation

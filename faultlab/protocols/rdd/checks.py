@@ -2,9 +2,9 @@
 driver's task log for minimal recomputation (checkers/lineage.py does the judging)."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 
-import attrs
 import networkx as nx
 
 from faultlab.checkers.lineage import judge_recomputation, judge_results, judge_truncation
@@ -38,7 +38,7 @@ def lineage_result(record: RunRecord) -> Verdict:
         state = record.states.get("driver")
         log = list(dict(state)["log"]) if state is not None else []
         ctx = oracle(verdict.anomalies["job"], words)[1]
-        verdict = attrs.evolve(verdict, witness=_story(ctx, log, number))
+        verdict = dataclasses.replace(verdict, witness=_story(ctx, log, number))
     return verdict
 
 
