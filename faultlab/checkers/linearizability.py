@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 from faultlab.checkers.models import REJECT, UNSEEN, Call, Model, get_model
 from faultlab.checkers.orders import derive_orders
 from faultlab.checkers.verdict import UNKNOWN, Verdict
+from faultlab.gc_pause import gc_paused
 from faultlab.histories.errors import HistoryError
 from faultlab.histories.op import FAIL, INFO, INVOKE, OK, Op
 
@@ -631,7 +632,8 @@ def check_linearizable(history: Iterable[Op], model: Model | str = "cas-register
         deadline = started + time_limit if deadline is None else min(deadline,
                                                                     started + time_limit)
     try:
-        parts = partitions(entries_from_history(history, deadline), model)
+        with gc_paused():
+            parts = partitions(entries_from_history(history, deadline), model)
     except _Budget:
         return Verdict(name=NAME, valid=UNKNOWN, explanation="unknown: the time limit ran "
                        "out before the search began", anomalies={

@@ -16,7 +16,6 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
 
 import click
 
@@ -135,7 +134,7 @@ def check_cmd(paths, model, consistency, fmt, initial, cas_fail, independent, ti
     return worst
 
 
-def _check_file(path: Path, model_name: str, fmt: str, options: dict, cas_fail, independent,
+def _check_file(path: str, model_name: str, fmt: str, options: dict, cas_fail, independent,
                 time_limit, limit_mb: int, all_keys: bool, jobs, as_json: bool):
     """Read and check one file: (its JSON document, its exit code)."""
     from faultlab.checkers import transactions
@@ -192,7 +191,7 @@ def _check_file(path: Path, model_name: str, fmt: str, options: dict, cas_fail, 
     return doc, code
 
 
-def _check_transactions(path: Path, loaded, workload: str, options: dict, deadline):
+def _check_transactions(path: str, loaded, workload: str, options: dict, deadline):
     """The transaction checker's verdict, a bad transaction named by file and line."""
     from faultlab.checkers.transactions import check_transactions
     from faultlab.checkers.transactions.txns import TxnError
@@ -224,7 +223,7 @@ def _check_linearizable(history, model_name, options, cas_fail, independent, for
                                      deadline=deadline)
 
 
-def _unknown(path: Path, prop: str, why: str, started: float, as_json: bool) -> dict:
+def _unknown(path: str, prop: str, why: str, started: float, as_json: bool) -> dict:
     if not as_json:
         click.echo(f"{path}: UNKNOWN ({why}, {time.monotonic() - started:.3f}s)")
     return {"path": str(path), "verdict": {"name": prop, "valid": "unknown",
@@ -242,21 +241,15 @@ def _history_files(paths) -> list:
     """The files to check, in order: each path, or the history files under a directory.
     A path that cannot be read becomes a FaultlabError(problem, path) in its place."""
     files: list = []
-    for p in map(Path, paths):
-        try:
-            is_dir = p.is_dir()
-        except OSError:  # a name the system refuses (too long, say): reading it will say so
-            is_dir = False
-        if is_dir:
+    for p in paths:
+        if os.path.isdir(p):
             problems: list = []
             found = []
             for root, dirs, names in os.walk(p, onerror=problems.append):
                 dirs.sort()
-                for name in sorted(names):
-                    f = Path(root) / name
-                    if f.suffix in _HISTORY_SUFFIXES and not name.startswith("."):
-                        found.append(f)
-            found.sort()
+                found.extend(os.path.join(root, name) for name in names
+                             if name.endswith(_HISTORY_SUFFIXES) and not name.startswith("."))
+            found.sort(key=lambda f: f.split(os.sep))  # as paths: by directory, then name
             files.extend(found)
             for e in problems:
                 files.append(FaultlabError(f"{e.filename}: cannot read directory "

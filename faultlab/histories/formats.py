@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
@@ -60,15 +60,14 @@ class ReadTimeout(Exception):
     """Reading a history took past its deadline (the check's time limit covers reading)."""
 
 
-def read_history(path: str | Path, format: str = "auto", *,
+def read_history(path: str | os.PathLike, format: str = "auto", *,
                  deadline: float | None = None) -> LoadedHistory:
     """Read a history file; `auto` detects the format from its content. Past `deadline`
     (time.monotonic) it raises ReadTimeout."""
     _check_format(format)
-    path = Path(path)
-    where = str(path)
+    where = os.fspath(path)
     try:
-        f = path.open("rb")
+        f = open(where, "rb")  # noqa: SIM115 (closed by the `with` below; errors told apart)
     except FileNotFoundError:
         raise HistoryError("no such file", path=where) from None
     except IsADirectoryError:
@@ -82,7 +81,7 @@ def read_history(path: str | Path, format: str = "auto", *,
             raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
 
 
-def load_history(path: str | Path, format: str = "auto") -> History:
+def load_history(path: str | os.PathLike, format: str = "auto") -> History:
     """Read a history file in any supported format; `auto` detects it from the content."""
     return read_history(path, format).history
 
@@ -98,8 +97,10 @@ def detect_format(text: str, path: str | None = None) -> str:
     return _detect(list(itertools.islice(_numbered(1, text), DETECT_LINES)), path)
 
 
-def write_jepsen_edn(history: History, path: str | Path) -> None:
+def write_jepsen_edn(history: History, path: str | os.PathLike) -> None:
     """Write a history in Jepsen's history.edn shape (atomically)."""
+    from pathlib import Path
+
     from faultlab.histories.bundle import write_atomic
 
     write_atomic(Path(path), edn.dumps_history(history).encode())
