@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from faultlab.histories import edn
+from faultlab.histories import edn, formats
 from faultlab.histories.errors import HistoryError
 from faultlab.histories.formats import detect_format, load_history, parse_history, write_jepsen_edn
 from faultlab.histories.history import History
@@ -148,6 +148,59 @@ def test_jsonl_and_empty_and_missing_files(tmp_path):
         load_history(tmp_path / "nope.edn")
     with pytest.raises(HistoryError, match="unknown history format"):
         parse_history("x", format="yaml")
+
+
+# ---- reading in blocks ------------------------------------------------------------------------
+
+def _etcd_rows(n: int) -> list[str]:
+    rows = []
+    for i in range(n):
+        rows += [f"INFO  jepsen.util - {i % 3}\t:invoke\t:write\t{i}",
+                 f"INFO  jepsen.util - {i % 3}\t:ok\t:write\t{i}"]
+    return rows
+
+
+def test_blocks_of_simple_lines_read_as_line_by_line(tmp_path, monkeypatch):
+    """Files are read in blocks of whole lines, each matched at once while every line has
+    the common shape: the ops, their line numbers, and errors must be the same as when
+    each line is read on its own."""
+    rows = _etcd_rows(40)
+    rows[30] = "INFO  jepsen.util - 0\t:invoke\t:write\t{:a 1}"  # a line for the full reader
+    rows[31] = "INFO  jepsen.util - 0\t:ok\t:write\t{:a 1}"
+    text = "\r\n".join(rows[:20]) + "\r\n" + "\n".join(rows[20:]) + "\n"
+    path = tmp_path / "h.log"
+    path.write_bytes(text.encode())
+    whole = load_history(path)
+    monkeypatch.setattr(formats, "BLOCK_BYTES", 100)  # about two lines a block
+    blocks = load_history(path)
+    assert list(blocks) == list(whole) and len(whole) == 80
+    assert [op.index for op in blocks] == list(range(1, 81))
+    assert blocks[30].value == {"a": 1}
+    path.write_bytes((text + "INFO  jepsen.util - 1\t:ok\t:write\t7\n").encode())
+    with pytest.raises(HistoryError, match=f"{path}:81: ok for process 1 with no open"):
+        load_history(path)
+    path.write_bytes(text.encode() + b"INFO  jepsen.util - 1\t:invoke\t:write\t\xe9\n")
+    with pytest.raises(HistoryError, match=f"{path}:81: not UTF-8 text"):
+        load_history(path)
+
+
+def test_history_txt_rows_in_blocks_keep_the_rules(tmp_path, monkeypatch):
+    monkeypatch.setattr(formats, "BLOCK_BYTES", 64)
+    rows = [f"{p}\t:invoke\t:read\tnil\n{p}\t:ok\t:read\t{p}" for p in range(6)]
+    path = tmp_path / "history.txt"
+    path.write_text("\n".join(rows) + "\n0\t:invoke\t:read\tnil\n0\t:invoke\t:read\tnil\n")
+    with pytest.raises(HistoryError, match=f"{path}:14: process 0 invokes while its op from "
+                                           "line 13 is still open"):
+        load_history(path)
+
+
+def test_detection_looks_past_leading_blank_lines(tmp_path, monkeypatch):
+    monkeypatch.setattr(formats, "BLOCK_BYTES", 512)
+    path = tmp_path / "h.log"
+    path.write_text("\n" * 5000 + "\n".join(_etcd_rows(2)) + "\n")
+    loaded = formats.read_history(path)
+    assert loaded.format == "etcd-log" and [op.index for op in loaded.history] == [
+        5001, 5002, 5003, 5004]
 
 
 @needs_corpus

@@ -76,7 +76,7 @@ def read_history(path: str | os.PathLike, format: str = "auto", *,
         raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
     with f, gc_paused():
         try:
-            return _read_blocks(_blocks(f, where, deadline), format, where)
+            return _read_blocks(_blocks(f, where, deadline), format, where, deadline)
         except OSError as e:
             raise HistoryError(f"cannot read file ({e.strerror})", path=where) from None
 
@@ -154,8 +154,8 @@ def _numbered(first: int, block: str) -> Iterator[tuple[int, str]]:
     return enumerate((t[:-1] if t.endswith("\r") else t for t in lines), first)
 
 
-def _read_blocks(blocks: Iterator[tuple[int, str]], format: str,
-                 path: str | None) -> LoadedHistory:
+def _read_blocks(blocks: Iterator[tuple[int, str]], format: str, path: str | None,
+                 deadline: float | None = None) -> LoadedHistory:
     if format == "auto":
         head, lines = [], []  # the blocks read to find DETECT_LINES lines from the first op
         for block in blocks:
@@ -188,6 +188,8 @@ def _read_blocks(blocks: Iterator[tuple[int, str]], format: str,
                 continue
             every_line = None
         for lineno, text in _numbered(first, block):
+            if deadline is not None and not lineno & 4095 and time.monotonic() > deadline:
+                raise ReadTimeout(f"the time limit ran out reading line {lineno}")
             m = fast.match(text) if fast else None
             if m is not None:  # most lines of a row format, read here to save calls
                 builder.add_rows((m.groups(),), lineno)
