@@ -74,15 +74,17 @@ def _timeline(n: int, clients: int, rng: random.Random, apply):
 
 
 def register_history(n: int, clients: int, seed: int) -> list[str]:
-    """A cas register starting at 0, in Porcupine's etcd log shape."""
+    """A cas register, in Porcupine's etcd log shape; the first op to take effect writes,
+    so no read sees the empty register."""
     rng = random.Random(seed)
-    state = [0]
+    state = [None]
 
     def line(p, typ, f, value):
         return f"INFO  jepsen.util - {p}\t:{typ}\t:{f}\t{value}"
 
     def apply(p, i):
-        r = rng.random() if i else 0.5  # the first op writes, so reads never see nil
+        # (ops take effect in time order, which is not the order of `i` when they overlap)
+        r = 0.0 if state[0] is None else rng.random()
         if r < 0.5:
             v = rng.randint(0, 9)
             state[0] = v
@@ -141,24 +143,35 @@ def kv_history(n: int, clients: int, seed: int) -> list[str]:
 def timed(cmd: list[str], env: dict | None = None, limit: float = 600,
           with_code: bool = False) -> tuple:
     """(wall seconds, peak MB) of a command, the peak from /usr/bin/time (its own wall time
-    has only 10 ms steps); with its exit code too if `with_code`."""
+    has only 10 ms steps); with its exit code and output too if `with_code`."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         started = time.perf_counter()
         try:
             proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name, *cmd],
                                   env=env, capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
-            return (float("nan"), float("nan")) + ((None,) if with_code else ())
+            return (float("nan"), float("nan")) + ((None, "") if with_code else ())
         wall = time.perf_counter() - started
         kb = out.read().split()[-1]
         if proc.returncode not in (0, 1, 2):
             print(f"  ({' '.join(cmd[:4])} failed: {proc.stderr.strip()[:200]})", flush=True)
-        return (wall, int(kb) / 1024) + ((proc.returncode,) if with_code else ())
+        return (wall, int(kb) / 1024) + ((proc.returncode, proc.stdout) if with_code
+                                          else ())
 
 
 def best(a: tuple, b: tuple) -> tuple:
-    """The shorter time of two timings, and the larger peak."""
-    return min(a[0], b[0]), max(a[1], b[1])
+    """The shorter time of two timings, the larger peak, and the latest verdict."""
+    return min(a[0], b[0]), max(a[1], b[1]), b[2]
+
+
+OUR_VERDICTS = {0: "valid", 1: "INVALID", 2: "unknown"}
+
+
+def porcupine_verdict(out: str) -> str:
+    """The harness prints `<file> true|false` (then PASS)."""
+    ends = [line.split()[-1] for line in out.splitlines() if line.strip()]
+    return next(({"true": "valid", "false": "INVALID"}[w] for w in ends
+                 if w in ("true", "false")), "unknown")
 
 
 def main() -> None:
@@ -180,8 +193,9 @@ def main() -> None:
     sizes = args.sizes or [10 ** k for k in range(3, 7) if 10 ** k <= args.max]
     if not args.sizes and args.max not in sizes:
         sizes.append(args.max)
-    print(f"{'history':34} {'ops':>9} {'MB':>6} {'faultlab':>9} {'peak MB':>8}"
-          + (f" {'porcupine':>10} {'peak MB':>8} {'ratio':>6}" if args.porcupine else ""))
+    print(f"{'history':34} {'ops':>9} {'MB':>6} {'faultlab':>9} {'peak MB':>8} {'verdict':>8}"
+          + (f" {'porcupine':>10} {'peak MB':>8} {'verdict':>8} {'ratio':>6}"
+             if args.porcupine else ""))
     kinds = (("cas-register", "counter", counter_register_history, "etcd-log", (1,)),
              ("cas-register", "", register_history, "etcd-log", (1, 10)),
              ("kv", "", kv_history, "kv-log", (1, 10)))
@@ -203,17 +217,22 @@ def main() -> None:
                 test = "TestZZFile" if fmt == "etcd-log" else "TestZZKvFile"
                 theirs_cmd = ([str(args.porcupine), "-test.run", test],
                               dict(os.environ, **{var: str(path)}))
-                # Short runs are noisy: the best of nine, alternating; long ones run once.
-                rounds = 9 if n <= 100_000 else 1
-                ours = theirs = (float("inf"), 0.0)
+                # Short runs are noisy: the best of nine (three past 20,000 ops), alternating;
+                # the longest run once.
+                rounds = 9 if n <= 20_000 else 3 if n <= 100_000 else 1
+                ours = theirs = (float("inf"), 0.0, "")
                 for _ in range(rounds):
-                    ours = best(ours, timed(*ours_cmd, limit=args.time_limit * 2))
+                    wall, mb_peak, code, _ = timed(*ours_cmd, limit=args.time_limit * 2,
+                                                   with_code=True)
+                    ours = best(ours, (wall, mb_peak, OUR_VERDICTS.get(code, "error")))
                     if args.porcupine:
-                        theirs = best(theirs, timed(*theirs_cmd, limit=args.time_limit * 2))
+                        wall, mb_peak, _, out = timed(*theirs_cmd, with_code=True,
+                                                      limit=args.time_limit * 2)
+                        theirs = best(theirs, (wall, mb_peak, porcupine_verdict(out)))
                 row = (f"{label:34} {n:>9,} {mb:>6.1f} {ours[0]:>8.2f}s "
-                       f"{ours[1]:>8.0f}")
+                       f"{ours[1]:>8.0f} {ours[2]:>8}")
                 if args.porcupine:
-                    row += (f" {theirs[0]:>9.2f}s {theirs[1]:>8.0f} "
+                    row += (f" {theirs[0]:>9.2f}s {theirs[1]:>8.0f} {theirs[2]:>8} "
                             f"{theirs[0] / ours[0] if ours[0] else float('nan'):>6.2f}")
                 print(row, flush=True)
     print(f"(ratio: Porcupine's time over faultlab's; files in {where})")

@@ -118,7 +118,7 @@ def _phases(path: Path, n: int) -> None:
 
 def _row(name: str, n: int, path: Path, *extra: str) -> None:
     cmd = [*FAULTLAB, "check", str(path), "--model", "list-append", *extra]
-    secs, mb, code = timed(cmd, with_code=True)
+    secs, mb, code, _ = timed(cmd, with_code=True)
     verdict = {0: "strict serializable", 1: "anomaly found", 2: "unknown"}.get(code, code)
     print(f"{name:28} {n:>9,} {secs:8.2f} {n / secs:9,.0f} {mb:8.0f}  {verdict}", flush=True)
 

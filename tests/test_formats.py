@@ -184,6 +184,30 @@ def test_blocks_of_simple_lines_read_as_line_by_line(tmp_path, monkeypatch):
         load_history(path)
 
 
+def test_kv_logs_in_blocks_read_as_line_by_line(tmp_path, monkeypatch):
+    rows = []
+    for i in range(30):
+        p, key = i % 4, str(i % 3)
+        rows += [f'{{:process {p}, :type :invoke, :f :append, :key "{key}", :value "x {i}"}}',
+                 f'{{:process {p}, :type :ok, :f :append, :key "{key}", :value "x {i}"}}',
+                 f'{{:process {p}, :type :invoke, :f :get, :key "{key}", :value nil}}',
+                 f'{{:process {p}, :type :ok, :f :get, :key "{key}", :value "x {i}"}}']
+    path = tmp_path / "kv.txt"
+    path.write_text("\n".join(rows) + "\n")
+    at_once = load_history(path)
+    rows[88:90] = [r.replace('"x 22"', '"x \\"22\\""') for r in rows[88:90]]  # an escape
+    path.write_text("\n".join(rows) + "\n")
+    monkeypatch.setattr(formats, "BLOCK_BYTES", 200)  # at once, then line by line
+    mixed = load_history(path)
+    monkeypatch.setattr(formats, "_EVERY_LINE_SHAPES", {})
+    by_line = load_history(path)
+    assert list(mixed) == list(by_line) and len(by_line) == 120
+    assert [op for i, op in enumerate(at_once) if i not in (88, 89)] == [
+        op for i, op in enumerate(by_line) if i not in (88, 89)]
+    assert by_line[0].value == ["0", "x 0"] and by_line[2].value == ["0", None]
+    assert by_line[88].value == ["1", 'x "22"']
+
+
 def test_history_txt_rows_in_blocks_keep_the_rules(tmp_path, monkeypatch):
     monkeypatch.setattr(formats, "BLOCK_BYTES", 64)
     rows = [f"{p}\t:invoke\t:read\tnil\n{p}\t:ok\t:read\t{p}" for p in range(6)]

@@ -366,6 +366,7 @@ class KV(Model):
                     return None
                 (puts if kind == "put" else appends).setdefault(value, []).append(i)
         lengths = sorted({len(v) for v in appends})
+        put_lengths = sorted({len(v) for v in puts})
         found = []
         parses: dict[str, Any] = {}  # consecutive reads often return the same value
         for i, call in enumerate(calls):
@@ -374,7 +375,8 @@ class KV(Model):
                 out = "" if out is None else out
                 if isinstance(out, str):
                     if out not in parses:
-                        parses[out] = _unique_parse(out, puts, appends, lengths)
+                        parses[out] = _unique_parse(out, puts, appends, lengths,
+                                                    put_lengths)
                     parsed = parses[out]
                     if parsed is not None:
                         found.append(Observation(i, *parsed))
@@ -490,13 +492,19 @@ class KVCas(KV):
         return super()._written(call)
 
 
-def _unique_parse(value: str, puts: dict, appends: dict, lengths: list[int]):
+def _unique_parse(value: str, puts: dict, appends: dict, lengths: list[int],
+                  put_lengths: list[int]):
     """(chain, from_start) if `value` is, in exactly one way, one put's value (or nothing)
-    followed by append values, counting ops that wrote the same value as different ways."""
+    followed by append values, counting ops that wrote the same value as different ways.
+    `lengths` and `put_lengths` are the lengths of the append and put values."""
     n = len(value)
+    # The puts `value` starts with, found by length: a read costs the number of distinct
+    # lengths, not the number of puts.
+    prefixes = [(size, puts[value[:size]]) for size in put_lengths
+                if size <= n and value[:size] in puts]
     # Only positions some split can reach matter: find them going forward from every start,
     # then count splits of value[p:] into appends backwards from the end, capped at 2.
-    reach = {0} | {len(v) for v in puts if value.startswith(v)}
+    reach = {0} | {size for size, _ in prefixes}
     todo = sorted(reach)
     while todo:
         p = todo.pop()
@@ -513,8 +521,7 @@ def _unique_parse(value: str, puts: dict, appends: dict, lengths: list[int]):
                     for size in lengths if p + size <= n)
             ways[p] = min(w, 2)
     starts = [(0, None)] if ways[0] else []
-    starts += [(len(v), ops) for v, ops in puts.items()
-               if value.startswith(v) and ways[len(v)]]
+    starts += [(size, ops) for size, ops in prefixes if ways[size]]
     total = sum(ways[p] * (1 if ops is None else len(ops)) for p, ops in starts)
     if total != 1:
         return None

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import orjson
@@ -42,6 +42,9 @@ _FAST_LOG = re.compile(r"INFO\s+jepsen\.util\s+-\s+" + _SIMPLE + r"\Z")
 # The same shapes matched line by line over a whole block (separators within one line).
 _EVERY_ROW = re.compile(r"^" + _SIMPLE + r"\r?$", re.M)
 _EVERY_LOG = re.compile(r"^INFO[ \t]+jepsen\.util[ \t]+-[ \t]+" + _SIMPLE + r"\r?$", re.M)
+# Porcupine's kv log line, strings without escapes: (process, type, f, key-and-value text).
+_EVERY_KV = re.compile(r'^\{:process (\d+), :type :(invoke|ok|fail|info), :f :(get|put|append), '
+                       r':key ("[^"\\\n]*", :value (?:nil|"[^"\\\n]*"))\}\r?$', re.M)
 _TAGGED_MAP = re.compile(r"\s*#[\w.\-]+(?=\s*\{)")
 
 
@@ -178,13 +181,13 @@ def _read_blocks(blocks: Iterator[tuple[int, str]], format: str, path: str | Non
         return builder.finish(format)
     read_line = _LINE_READERS[format]
     fast = _FAST_SHAPES.get(format)
-    every_line = _EVERY_LINE_SHAPES.get(format)
+    every_line, value_of = _EVERY_LINE_SHAPES.get(format, (None, None))
     builder.carry_values = format == "etcd-log"
     for first, block in blocks:
         if every_line is not None:  # while every line of a block is an op of the common shape
             rows = every_line.findall(block)
             if len(rows) == block.count("\n") + (not block.endswith("\n")):
-                builder.add_rows(rows, first)
+                builder.add_rows(rows, first, value_of)
                 continue
             every_line = None
         for lineno, text in _numbered(first, block):
@@ -290,18 +293,21 @@ class _Builder:
         self.ops.append(op)
         self.lines.append(line)
 
-    def add_rows(self, rows: Iterable[tuple[str, ...]], first: int) -> None:
-        """Ops of the common row shape, one per line from `first` on: the (process, type,
-        f, value) text that _SIMPLE matches. The usual case is handled here, for speed;
-        any other (a lone completion, a process reused, an error where the value goes) goes
-        through `add`, which applies every rule."""
+    def add_rows(self, rows: Iterable[tuple[str, ...]], first: int,
+                 value_of: Callable[[str], Any] | None = None) -> None:
+        """Ops of a common line shape, one per line from `first` on: (process, type, f,
+        value) text, the value as _SIMPLE matches it or read by `value_of`. The usual case
+        is handled here, for speed; any other (a lone completion, a process reused, an
+        error where the value goes) goes through `add`, which applies every rule."""
         ops, lines, open_, retired = self.ops, self.lines, self.open, self.retired
         carry, types, names, keyword, make = (self.carry_values, _TYPE_NAMES, _NAMES,
                                               edn.Keyword, tuple.__new__)
         for line, (process, type, f, value) in enumerate(rows, first):
             process, type = int(process), types[type]
             f = names.get(f) or names.setdefault(f, f)
-            if value == "nil":
+            if value_of is not None:
+                value = value_of(value)
+            elif value == "nil":
                 value = None
             elif value[0] == "[":
                 value = [int(x) for x in value[1:-1].split()]
@@ -377,6 +383,12 @@ def _read_jepsen_line(text: str, line: int, b: _Builder) -> None:
     tagged = _TAGGED_MAP.match(text)
     _from_map(edn.loads(text[tagged.end():] if tagged else text, path=b.path, line=line),
               line, b)
+
+
+def _kv_value(text: str) -> list:
+    """[key, value] from the `"<key>", :value <value>` text that _EVERY_KV matches."""
+    key, _, value = text[1:].partition('", :value ')
+    return [key, None if value == "nil" else value[1:-1]]
 
 
 def _read_kv_line(text: str, line: int, b: _Builder) -> None:
@@ -462,7 +474,8 @@ def _read_jsonl(text: str, line: int, b: _Builder) -> None:
 
 
 _FAST_SHAPES = {"history-txt": _FAST_ROW, "etcd-log": _FAST_LOG, "jepsen-log": _FAST_LOG}
-_EVERY_LINE_SHAPES = {"history-txt": _EVERY_ROW, "etcd-log": _EVERY_LOG}
+_EVERY_LINE_SHAPES = {"history-txt": (_EVERY_ROW, None), "etcd-log": (_EVERY_LOG, None),
+                      "kv-log": (_EVERY_KV, _kv_value)}
 _LINE_READERS = {
     "jepsen-edn": _read_jepsen_line,
     "kv-log": _read_kv_line,
