@@ -50,6 +50,11 @@ PARALLEL_MIN_OPS = 3000
 ORDERS_MAX_OPS = 5_000
 """Derived orders are kept as bitsets between every pair of ops: quadratic, so a partition
 longer than this is searched without them (they prune and refute; they are not needed)."""
+QUICK_MIN_OPS, QUICK_CONFIGURATIONS, QUICK_CONFIGURATIONS_PER_OP = 1_000, 1_000, 2
+"""Most long partitions are decided by a short search without derived orders, which cost
+more than that search; only a partition that fails it or runs past this many configurations
+is searched again with them. (Shorter partitions derive them at once: they are cheap there,
+and most histories people check are short and many fail.)"""
 _UNSET = object()
 
 
@@ -151,7 +156,8 @@ class _Budget(Exception):
 
 def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = None,
            cache_bytes: int = DEFAULT_MEMORY_LIMIT,
-           max_configurations: int | None = None, key: Any = None) -> PartitionResult:
+           max_configurations: int | None = None, key: Any = None,
+           derive: bool = True) -> PartitionResult:
     """Search one partition for a linearization (Wing–Gong/Lowe with the pruning above).
 
     `entries` must be sorted by invoke position. A configuration is the set of linearized
@@ -166,7 +172,8 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
     reaches half the budget the old one is dropped (the memo only saves work, so forgetting
     is safe). Configurations that no other branch can reach again are not memoised at all,
     so a search that never branches keeps nothing. Past `deadline` (time.monotonic) or
-    `max_configurations` the result is "unknown".
+    `max_configurations` the result is "unknown". `derive=False` searches without derived
+    orders.
     """
     started = time.monotonic()
     n = len(entries)
@@ -177,7 +184,7 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         result = _replay(entries, model, key, result, started, deadline)
         if result.valid is not False or n > ORDERS_MAX_OPS:
             return result  # (orders cost more than the replay: only a failure needs them)
-    orders = derive_orders(entries, model) if n <= ORDERS_MAX_OPS else None
+    orders = derive_orders(entries, model) if derive and n <= ORDERS_MAX_OPS else None
     if orders is not None and orders.cycle is not None:
         result.valid = False  # a cycle explains a failure better than where a search stopped
         result.failure = {"linearized": 0, "prefix": [], "concurrent": [], "states": [],
@@ -602,8 +609,15 @@ def _report(entries, model: Model, prefix: list[int], culprit: int, states: list
 def _check_partition(args) -> PartitionResult:
     """Worker entry point for process pools."""
     position, key, entries, model, deadline, cache_bytes, max_configurations = args
-    result = search(entries, model, deadline=deadline, cache_bytes=cache_bytes, key=key,
-                    max_configurations=max_configurations)
+    quick = QUICK_CONFIGURATIONS + QUICK_CONFIGURATIONS_PER_OP * len(entries)
+    result = None
+    if len(entries) >= QUICK_MIN_OPS and (max_configurations is None
+                                          or max_configurations > quick):
+        result = search(entries, model, deadline=deadline, cache_bytes=cache_bytes, key=key,
+                        max_configurations=quick, derive=False)
+    if result is None or result.valid is not True:
+        result = search(entries, model, deadline=deadline, cache_bytes=cache_bytes, key=key,
+                        max_configurations=max_configurations)
     result.position = position
     return result
 
