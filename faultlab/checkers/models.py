@@ -10,7 +10,7 @@ built-in models override it with closures because the search calls it millions o
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, NamedTuple
 
 from faultlab.checkers.orders import Observation
@@ -871,21 +871,23 @@ INDEPENDENT_MODELS = ("register", "cas-register", "set", "unordered-queue", "fif
 """Models whose Jepsen histories may be keyed: values [key value] (`jepsen.independent`)."""
 
 
-def looks_keyed(name: str, values: list) -> bool:
-    """Whether a history's invoked values (client ops only) look like `jepsen.independent`
-    ones for model `name`: every value a [key value] pair, and for a cas-register every cas
-    value [key [from to]] (a plain cas value [from to] is a pair too)."""
-    if name not in INDEPENDENT_MODELS or not values:
+def looks_keyed(name: str, values: Iterable[tuple[str, Any]]) -> bool:
+    """Whether a history's invoked (f, value)s (client ops only) look like
+    `jepsen.independent` ones for model `name`: every value a [key value] pair, and for a
+    cas-register every cas value [key [from to]] (a plain cas value [from to] is a pair too)
+    and some cas or write. One pass, stopping at the first value that says no."""
+    if name not in INDEPENDENT_MODELS:
         return False
-    pairs = all(isinstance(v, (list, tuple)) and len(v) == 2 for _, v in values)
-    if not pairs:
-        return False
-    if name == "cas-register":
-        cas = [v for f, v in values if f == "cas"]
-        writes = [v for f, v in values if f == "write"]
-        return all(isinstance(v[1], (list, tuple)) and len(v[1]) == 2 for v in cas) and \
-            bool(cas or writes)
-    return True
+    cas_register, seen, writes = name == "cas-register", False, False
+    for f, v in values:
+        if not (isinstance(v, (list, tuple)) and len(v) == 2):
+            return False
+        seen = True
+        if cas_register and f in ("cas", "write"):
+            if f == "cas" and not (isinstance(v[1], (list, tuple)) and len(v[1]) == 2):
+                return False
+            writes = True
+    return seen and (writes or not cas_register)
 
 
 MODELS: dict[str, Callable[[], Model]] = {

@@ -154,14 +154,14 @@ def _check_file(path: str, model_name: str, fmt: str, options: dict, cas_fail, i
         with gc_paused():
             loaded = read_history(path, fmt, deadline=deadline)
             history = loaded.history
-            invoked = [(op.f, op.value) for op in history if op.type == "invoke"]
+            n_ops = sum(1 for op in history if op.type == "invoke")
             if transactional:
                 verdict = _check_transactions(path, loaded, model_name, options, deadline)
                 render = transactions.render
             else:
                 keyed, verdict = _check_linearizable(history, model_name, options, cas_fail,
-                                                     independent, loaded.format, invoked,
-                                                     notes, limit_mb, all_keys, jobs, deadline)
+                                                     independent, loaded.format, notes,
+                                                     limit_mb, all_keys, jobs, deadline)
     except FaultlabError as e:
         if not as_json:
             click.echo(f"error: {one_line(str(e))}", err=True)
@@ -172,7 +172,6 @@ def _check_file(path: str, model_name: str, fmt: str, options: dict, cas_fail, i
         return _unknown(path, prop, f"unknown: the memory limit ({limit_mb} MiB) ran out",
                         started, as_json), 2
     code = {True: 0, False: 1}.get(verdict.valid, 2)
-    n_ops = len(invoked)
     parts = verdict.anomalies.get("stats", {}).get("partitions", 1)
     doc = {"path": str(path), "format": loaded.format, "operations": n_ops,
            "keyed": parts if keyed else None, "warnings": list(loaded.warnings),
@@ -210,7 +209,7 @@ def _check_transactions(path: str, loaded, workload: str, options: dict, deadlin
 
 
 def _check_linearizable(history, model_name, options, cas_fail, independent, format,
-                        invoked, notes, limit_mb, all_keys, jobs, deadline):
+                        notes, limit_mb, all_keys, jobs, deadline):
     """(whether the history is keyed, the linearizability verdict)."""
     from faultlab.checkers.linearizability import check_linearizable
     from faultlab.checkers.models import get_model, looks_keyed
@@ -220,7 +219,8 @@ def _check_linearizable(history, model_name, options, cas_fail, independent, for
         opts["cas_fail"] = cas_fail or ("observes" if format in _PORCUPINE_FORMATS
                                         else "no-effect")
         notes["failed CAS"] = opts["cas_fail"]
-    keyed = independent if independent is not None else looks_keyed(model_name, invoked)
+    keyed = independent if independent is not None else looks_keyed(
+        model_name, ((op.f, op.value) for op in history if op.type == "invoke"))
     the_model = get_model(model_name, independent=keyed, **opts)
     return keyed, check_linearizable(history, the_model, all_partitions=all_keys,
                                      memory_limit=limit_mb << 19, jobs=jobs,

@@ -328,8 +328,8 @@ class _Builder:
                     self.add(type, process, f, value, line)
                     continue
                 del open_[process]
-                if carry and f != "read":
-                    value = invoke[0].value
+                if carry and f != "read" or value == invoke[0].value:
+                    value = invoke[0].value  # (equal values: one object for both ops)
                 op = make(Op, (line, type, process, f, value, None, None, None))
             ops.append(op)
             lines.append(line)
@@ -386,9 +386,11 @@ def _read_jepsen_line(text: str, line: int, b: _Builder) -> None:
 
 
 def _kv_value(text: str) -> list:
-    """[key, value] from the `"<key>", :value <value>` text that _EVERY_KV matches."""
+    """[key, value] from the `"<key>", :value <value>` text that _EVERY_KV matches; one str
+    per key (a million ops name ten keys)."""
     key, _, value = text[1:].partition('", :value ')
-    return [key, None if value == "nil" else value[1:-1]]
+    return [_KEYS.get(key) or _KEYS.setdefault(key, key), None if value == "nil"
+            else value[1:-1]]
 
 
 def _read_kv_line(text: str, line: int, b: _Builder) -> None:
@@ -543,6 +545,7 @@ def _json(text: str, b: _Builder, line: int):
 _FLAT = (type(None), int, str, edn.Keyword, float, bool)  # values `plain` leaves as they are
 _TYPE_NAMES = {t: t for t in TYPES}  # :ok -> "ok", checking it at once
 _NAMES: dict[str, str] = {}          # one str per :f name
+_KEYS: dict[str, str] = {}           # one str per kv-log key
 
 
 def plain(x):
