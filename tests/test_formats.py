@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from faultlab.histories import edn, formats
@@ -216,6 +217,15 @@ def test_history_txt_rows_in_blocks_keep_the_rules(tmp_path, monkeypatch):
     with pytest.raises(HistoryError, match=f"{path}:14: process 0 invokes while its op from "
                                            "line 13 is still open"):
         load_history(path)
+
+
+def test_a_line_longer_than_a_block_is_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(formats, "BLOCK_BYTES", 64)
+    ops = [Op(i, t, i // 2 % 3, "write", i // 2) for i, t in
+           enumerate(["invoke", "ok"] * 20)]
+    path = tmp_path / "h.json"
+    path.write_text(orjson.dumps([op._asdict() for op in ops]).decode())  # one line, no end
+    assert list(load_history(path)) == ops
 
 
 def test_detection_looks_past_leading_blank_lines(tmp_path, monkeypatch):

@@ -123,7 +123,8 @@ BLOCK_BYTES = 1 << 20  # a file is read in blocks of whole lines of about this s
 def _blocks(f, path: str, deadline: float | None) -> Iterator[tuple[int, str]]:
     """(number of its first line, text) for blocks of whole lines of a binary file, naming
     a line that is not UTF-8, and stopping at the deadline."""
-    lineno, rest = 1, b""
+    lineno = 1
+    rest: list[bytes] = []  # a line not yet ended, in pieces: one line may be a whole file
     while True:
         if deadline is not None and time.monotonic() > deadline:
             raise ReadTimeout(f"the time limit ran out reading line {lineno}")
@@ -132,13 +133,14 @@ def _blocks(f, path: str, deadline: float | None) -> Iterator[tuple[int, str]]:
             break
         cut = data.rfind(b"\n") + 1  # a newline byte is never inside a UTF-8 character
         if not cut:
-            rest += data
+            rest.append(data)
             continue
-        raw, rest = rest + data[:cut], data[cut:]
+        raw = b"".join([*rest, data[:cut]])
+        rest = [data[cut:]]
         yield lineno, _decode(raw, path, lineno)
         lineno += raw.count(b"\n")
-    if rest:
-        yield lineno, _decode(rest, path, lineno)
+    if any(rest):
+        yield lineno, _decode(b"".join(rest), path, lineno)
 
 
 def _decode(raw: bytes, path: str, lineno: int) -> str:
