@@ -626,7 +626,8 @@ def partitions(entries: list[Entry], model: Model) -> list[tuple[Any, list[Entry
     """The independent parts of a history, in order of their first operation."""
     kept = [e for e in entries if model.keep(e.call)]
     parts = model.partition([e.call for e in kept])
-    result = [(k, [kept[i] for i in sorted(idx)]) for k, idx in parts]
+    result = [(k, kept if len(idx) == len(kept) else [kept[i] for i in sorted(idx)])
+              for k, idx in parts]  # (one part holding every op: no copy)
     result.sort(key=lambda p: p[1][0].invoke if p[1] else -1)
     return result
 

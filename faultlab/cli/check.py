@@ -154,7 +154,7 @@ def _check_file(path: str, model_name: str, fmt: str, options: dict, cas_fail, i
         with gc_paused():
             loaded = read_history(path, fmt, deadline=deadline)
             history = loaded.history
-            n_ops = sum(1 for op in history if op.type == "invoke")
+            n_ops = [op.type for op in history].count("invoke")
             if transactional:
                 verdict = _check_transactions(path, loaded, model_name, options, deadline)
                 render = transactions.render
