@@ -200,7 +200,7 @@ def test_kv_logs_in_blocks_read_as_line_by_line(tmp_path, monkeypatch):
     path.write_text("\n".join(rows) + "\n")
     monkeypatch.setattr(formats, "BLOCK_BYTES", 200)  # at once, then line by line
     mixed = load_history(path)
-    monkeypatch.setattr(formats, "_EVERY_LINE_SHAPES", {})
+    monkeypatch.setattr(formats, "_COMMON_LINES", {})
     by_line = load_history(path)
     assert list(mixed) == list(by_line) and len(by_line) == 120
     assert [op for i, op in enumerate(at_once) if i not in (88, 89)] == [

@@ -354,6 +354,23 @@ def test_a_long_partition_is_decided_before_orders_are_derived(monkeypatch):
     assert verdict.valid is False and derived and "cycle" in verdict.explanation
 
 
+def test_a_partition_out_of_time_is_not_searched_again(monkeypatch):
+    """Past the deadline the short search's unknown stands: deriving orders then would run
+    past the time limit."""
+    import time
+
+    from faultlab.checkers import linearizability
+    from faultlab.checkers.models import get_model
+
+    derived = []
+    monkeypatch.setattr(linearizability, "derive_orders", lambda *a: derived.append(1))
+    model = get_model("kv")
+    entries = linearizability.entries_from_history(_overlapping_appends(400, True))
+    result = linearizability._check_partition(
+        (0, "k", entries, model, time.monotonic() - 1, 1 << 20, None))
+    assert result.valid == "unknown" and result.exhausted == "time" and not derived
+
+
 def test_a_read_missing_an_earlier_append_closes_a_cycle():
     history = _kv(("invoke", 0, "put", "p"), ("ok", 0, "put", "p"),
                   ("invoke", 0, "append", "a"), ("ok", 0, "append", "a"),

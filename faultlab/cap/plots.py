@@ -59,7 +59,8 @@ def _scatter(plt, reports: list[ExperimentReport], path: Path) -> Path:
             continue
         x = rep.violated_runs() / len(rep.runs)
         y = min(available.values())
-        k = taken[(round(x, 2), round(y, 2))] = taken.get((round(x, 2), round(y, 2)), -1) + 1
+        spot = (round(x, 2), round(y, 2))
+        k = taken[spot] = taken.get(spot, -1) + 1
         ax.scatter([x + 0.012 * (k % 5)], [y - 0.012 * (k // 5)], s=30,
                    marker=MARKERS[rep.classification],
                    color=palette(protocols.index(rep.experiment.protocol)))

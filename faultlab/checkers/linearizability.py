@@ -615,7 +615,7 @@ def _check_partition(args) -> PartitionResult:
                                           or max_configurations > quick):
         result = search(entries, model, deadline=deadline, cache_bytes=cache_bytes, key=key,
                         max_configurations=quick, derive=False)
-    if result is None or result.valid is not True:
+    if result is None or result.valid is False or result.exhausted == "configurations":
         result = search(entries, model, deadline=deadline, cache_bytes=cache_bytes, key=key,
                         max_configurations=max_configurations)
     result.position = position

@@ -139,7 +139,6 @@ def _check_file(path: str, model_name: str, fmt: str, options: dict, cas_fail, i
     """Read and check one file: (its JSON document, its exit code)."""
     from faultlab.checkers import transactions
     from faultlab.checkers.linearizability import render
-    from faultlab.gc_pause import gc_paused
     from faultlab.histories.formats import ReadTimeout, read_history
 
     started = time.monotonic()
@@ -149,19 +148,16 @@ def _check_file(path: str, model_name: str, fmt: str, options: dict, cas_fail, i
     prop = options["consistency"] if transactional else "linearizable"
     keyed = None
     try:
-        # A long history is millions of objects without cycles: the cycle collector would
-        # walk them again and again (a third of the time) and free nothing.
-        with gc_paused():
-            loaded = read_history(path, fmt, deadline=deadline)
-            history = loaded.history
-            n_ops = [op.type for op in history].count("invoke")
-            if transactional:
-                verdict = _check_transactions(path, loaded, model_name, options, deadline)
-                render = transactions.render
-            else:
-                keyed, verdict = _check_linearizable(history, model_name, options, cas_fail,
-                                                     independent, loaded.format, notes,
-                                                     limit_mb, all_keys, jobs, deadline)
+        loaded = read_history(path, fmt, deadline=deadline)
+        history = loaded.history
+        n_ops = sum(1 for op in history if op.type == "invoke")
+        if transactional:
+            verdict = _check_transactions(path, loaded, model_name, options, deadline)
+            render = transactions.render
+        else:
+            keyed, verdict = _check_linearizable(history, model_name, options, cas_fail,
+                                                 independent, loaded.format, notes,
+                                                 limit_mb, all_keys, jobs, deadline)
     except FaultlabError as e:
         if not as_json:
             click.echo(f"error: {one_line(str(e))}", err=True)

@@ -35,16 +35,15 @@ DETECT_LINES = 2_000  # how far detection looks for the first Jepsen log line of
 _ROW = re.compile(r"\s*(\S+)\s+(:\S+)\s+(:\S+)(?:\s+(.*?))?\s*\Z")
 _LOG_LINE = re.compile(r".*?\bjepsen\.util\b\s*(?:-|:)?\s+(\S+\s+:\S+\s+:\S+(?:\s.*)?)\Z")
 _BIG_INT = re.compile(r"\d{19}")
+# The common shapes of an op line, read without the general readers, one line or a whole
+# block of lines at a time (so separators stay within a line): (process, type, f, value).
 _SIMPLE = (r"(\d+)[ \t]+:(invoke|ok|fail|info)[ \t]+:([\w\-]+)[ \t]+"
-           r"(nil|-?\d+|\[-?\d+ -?\d+\]|:[\w\-]+)[ \t]*")
-_FAST_ROW = re.compile(_SIMPLE + r"\Z")
-_FAST_LOG = re.compile(r"INFO\s+jepsen\.util\s+-\s+" + _SIMPLE + r"\Z")
-# The same shapes matched line by line over a whole block (separators within one line).
-_EVERY_ROW = re.compile(r"^" + _SIMPLE + r"\r?$", re.M)
-_EVERY_LOG = re.compile(r"^INFO[ \t]+jepsen\.util[ \t]+-[ \t]+" + _SIMPLE + r"\r?$", re.M)
-# Porcupine's kv log line, strings without escapes: (process, type, f, key-and-value text).
-_EVERY_KV = re.compile(r'^\{:process (\d+), :type :(invoke|ok|fail|info), :f :(get|put|append), '
-                       r':key ("[^"\\\n]*", :value (?:nil|"[^"\\\n]*"))\}\r?$', re.M)
+           r"(nil|-?\d+|\[-?\d+ -?\d+\]|:[\w\-]+)[ \t]*\r?$")
+_COMMON_ROW = re.compile(r"^" + _SIMPLE, re.M)
+_COMMON_LOG = re.compile(r"^INFO[ \t]+jepsen\.util[ \t]+-[ \t]+" + _SIMPLE, re.M)
+# Porcupine's kv log line, strings without escapes; the value group holds key and value.
+_COMMON_KV = re.compile(r'^\{:process (\d+), :type :(invoke|ok|fail|info), :f :(get|put|append), '
+                        r':key ("[^"\\\n]*", :value (?:nil|"[^"\\\n]*"))\}\r?$', re.M)
 _TAGGED_MAP = re.compile(r"\s*#[\w.\-]+(?=\s*\{)")
 
 
@@ -182,22 +181,23 @@ def _read_blocks(blocks: Iterator[tuple[int, str]], format: str, path: str | Non
         (_read_knossos if format == "knossos-edn" else _read_json)(text, 1, builder)
         return builder.finish(format)
     read_line = _LINE_READERS[format]
-    fast = _FAST_SHAPES.get(format)
-    every_line, value_of = _EVERY_LINE_SHAPES.get(format, (None, None))
+    common, value_of = _COMMON_LINES.get(format, (None, None))
+    # A log's other lines are not ops: only files of op lines are tried a block at a time.
+    whole_blocks = common is not None and format != "jepsen-log"
     builder.carry_values = format == "etcd-log"
     for first, block in blocks:
-        if every_line is not None:  # while every line of a block is an op of the common shape
-            rows = every_line.findall(block)
+        if whole_blocks:  # while every line of a block is an op of the common shape
+            rows = common.findall(block)
             if len(rows) == block.count("\n") + (not block.endswith("\n")):
                 builder.add_rows(rows, first, value_of)
                 continue
-            every_line = None
+            whole_blocks = False
         for lineno, text in _numbered(first, block):
             if deadline is not None and not lineno & 4095 and time.monotonic() > deadline:
                 raise ReadTimeout(f"the time limit ran out reading line {lineno}")
-            m = fast.match(text) if fast else None
+            m = common.match(text) if common else None
             if m is not None:  # most lines of a row format, read here to save calls
-                builder.add_rows((m.groups(),), lineno)
+                builder.add_rows((m.groups(),), lineno, value_of)
             elif text.strip() and not text.lstrip().startswith(";"):
                 read_line(text, lineno, builder)
     return builder.finish(format)
@@ -388,11 +388,9 @@ def _read_jepsen_line(text: str, line: int, b: _Builder) -> None:
 
 
 def _kv_value(text: str) -> list:
-    """[key, value] from the `"<key>", :value <value>` text that _EVERY_KV matches; one str
-    per key (a million ops name ten keys)."""
+    """[key, value] from the `"<key>", :value <value>` text that _COMMON_KV matches."""
     key, _, value = text[1:].partition('", :value ')
-    return [_KEYS.get(key) or _KEYS.setdefault(key, key), None if value == "nil"
-            else value[1:-1]]
+    return [key, None if value == "nil" else value[1:-1]]
 
 
 def _read_kv_line(text: str, line: int, b: _Builder) -> None:
@@ -410,7 +408,7 @@ def _read_kv_line(text: str, line: int, b: _Builder) -> None:
 
 def _read_row(text: str, line: int, b: _Builder, *, log: bool) -> None:
     """A history.txt row, or a Jepsen log line (`log`), holding one op in a shape the
-    fast pattern (_FAST_SHAPES) did not take."""
+    common shapes (_COMMON_LINES) do not take."""
     if log:
         m = _LOG_LINE.match(text)
         if m is None:
@@ -477,9 +475,10 @@ def _read_jsonl(text: str, line: int, b: _Builder) -> None:
     _from_map(_json(text, b, line), line, b)
 
 
-_FAST_SHAPES = {"history-txt": _FAST_ROW, "etcd-log": _FAST_LOG, "jepsen-log": _FAST_LOG}
-_EVERY_LINE_SHAPES = {"history-txt": (_EVERY_ROW, None), "etcd-log": (_EVERY_LOG, None),
-                      "kv-log": (_EVERY_KV, _kv_value)}
+# format -> (the common shape of its op lines, how that shape's value is read: None for
+# _SIMPLE's)
+_COMMON_LINES = {"history-txt": (_COMMON_ROW, None), "etcd-log": (_COMMON_LOG, None),
+                 "jepsen-log": (_COMMON_LOG, None), "kv-log": (_COMMON_KV, _kv_value)}
 _LINE_READERS = {
     "jepsen-edn": _read_jepsen_line,
     "kv-log": _read_kv_line,
@@ -547,7 +546,6 @@ def _json(text: str, b: _Builder, line: int):
 _FLAT = (type(None), int, str, edn.Keyword, float, bool)  # values `plain` leaves as they are
 _TYPE_NAMES = {t: t for t in TYPES}  # :ok -> "ok", checking it at once
 _NAMES: dict[str, str] = {}          # one str per :f name
-_KEYS: dict[str, str] = {}           # one str per kv-log key
 
 
 def plain(x):
