@@ -15,6 +15,7 @@ from faultlab.checkers.models import (
     CASRegister,
     Model,
     ModelError,
+    Register,
     SetModel,
     get_model,
 )
@@ -369,6 +370,27 @@ def test_a_partition_out_of_time_is_not_searched_again(monkeypatch):
     result = linearizability._check_partition(
         (0, "k", entries, model, time.monotonic() - 1, 1 << 20, None))
     assert result.valid == "unknown" and result.exhausted == "time" and not derived
+
+
+def test_keys_the_time_limit_never_reached_are_named_undecided():
+    """A key whose search the deadline stops before it starts has no evidence to show; the
+    verdict still names it undecided (it was a traceback)."""
+    import time
+
+    from faultlab.checkers.models import Independent
+
+    class SlowRegister(Register):
+        def compile(self, call):
+            time.sleep(0.3)  # the first key's one write outlasts the whole time limit
+            return super().compile(call)
+
+    history = H(("invoke", 0, "write", ["a", 1]), ("ok", 0, "write", ["a", 1]),
+                ("invoke", 1, "write", ["b", 1]), ("ok", 1, "write", ["b", 1]))
+    verdict = check_linearizable(history, Independent(SlowRegister()), time_limit=0.1)
+    assert verdict.valid == "unknown"
+    assert verdict.anomalies["undecided_partitions"] == ["b"]
+    assert "undecided keys: 'b'" in "\n".join(render(verdict))
+    orjson.dumps(verdict.to_dict())
 
 
 def test_a_read_missing_an_earlier_append_closes_a_cycle():
