@@ -132,7 +132,6 @@ def run_all(worker: Callable, docs: list, *, jobs: int = 1, executor: cf.Executo
     except BaseException:
         if own:
             _stop_workers(pool)
-            pool.shutdown(wait=False, cancel_futures=True)  # its workers are dead
         raise
     if own:
         pool.shutdown(cancel_futures=True)
@@ -140,9 +139,9 @@ def run_all(worker: Callable, docs: list, *, jobs: int = 1, executor: cf.Executo
 
 
 def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
-    """End a pool's workers now rather than after their current run: a SIGTERM reaches only
-    the parent (Ctrl-C reaches the whole process group). Workers write nothing, so killing
-    them loses only runs in progress."""
+    """End a pool's workers now rather than after their current run, and the pool with them:
+    a SIGTERM reaches only the parent (Ctrl-C reaches the whole process group). Workers
+    write nothing, so killing them loses only runs in progress."""
     for process in list(getattr(pool, "_processes", {}).values()):
         process.kill()
     # A worker killed while sending its result leaves the pool's manager thread waiting
@@ -152,3 +151,10 @@ def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
     queue = getattr(pool, "_result_queue", None)
     if queue is not None:
         queue._writer.close()
+    # Wait for that thread to close its wake-up pipe: the pool's exit hook writes to the
+    # pipe without the pool's lock, and racing the close it printed a traceback (EBADF)
+    # after one SIGTERM in fifteen.
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    if manager is not None:
+        manager.join(timeout=10)
