@@ -5,6 +5,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from faultlab.histories import edn, formats
 from faultlab.histories.errors import HistoryError
@@ -200,13 +202,108 @@ def test_kv_logs_in_blocks_read_as_line_by_line(tmp_path, monkeypatch):
     path.write_text("\n".join(rows) + "\n")
     monkeypatch.setattr(formats, "BLOCK_BYTES", 200)  # at once, then line by line
     mixed = load_history(path)
-    monkeypatch.setattr(formats, "_COMMON_LINES", {})
+    monkeypatch.setattr(formats, "_SHAPES", {})
     by_line = load_history(path)
     assert list(mixed) == list(by_line) and len(by_line) == 120
     assert [op for i, op in enumerate(at_once) if i not in (88, 89)] == [
         op for i, op in enumerate(by_line) if i not in (88, 89)]
     assert by_line[0].value == ["0", "x 0"] and by_line[2].value == ["0", None]
     assert by_line[88].value == ["1", 'x "22"']
+
+
+def _jepsen_edn_lines() -> list[str]:
+    """Jepsen history.edn lines in the shapes real files have: both key orders Jepsen has
+    written, :error after the fields, nemesis ops, tags, comments, blank lines and a line
+    the patterns do not take (a map value)."""
+    lines = []
+    for i in range(60):
+        p, k = i % 4, i % 3
+        if i < 30:  # Jepsen before jepsen.history: type, f, value, time, process, index
+            lines += [f"{{:type :invoke, :f :cas, :value [{k} [{i} {i + 1}]], :time {9 * i}, "
+                      f":process {p}, :index {2 * i}}}",
+                      f"{{:type :fail, :f :cas, :value [{k} [{i} {i + 1}]], :time {9 * i + 4}, "
+                      f":process {p}, :index {2 * i + 1}, :error [:mismatch {i}]}}"]
+        else:  # jepsen.history's records: index, time, type, process, f, value, then more
+            lines += [f"{{:index {2 * i}, :time -1, :type :invoke, :process {p}, :f :read, "
+                      f":value [{k} nil]}}",
+                      f"{{:index {2 * i + 1}, :time -1, :type :ok, :process {p}, :f :read, "
+                      f":value [{k} {i}], :final? true, :node \"n{p}\"}}"]
+    lines.insert(7, "#jepsen.history.Op{:type :info, :f :start, :value nil, "
+                    ":process :nemesis}")
+    lines.insert(20, "; a comment")
+    lines.insert(41, "")
+    lines.insert(50, "{:index 999, :type :info, :process :nemesis, :f :kill, "
+                     ":value {:n1 :killed}}")
+    return lines
+
+
+def test_jepsen_edn_in_blocks_reads_as_the_general_reader(tmp_path, monkeypatch):
+    """EDN files are read a block at a time by a pattern made from the keys of each
+    block's first line; ops, their indices, line numbers, errors and nodes must come out
+    as when every line goes through the general EDN reader."""
+    path = tmp_path / "history.edn"
+    lines = _jepsen_edn_lines()
+    path.write_text("\n".join(lines[:30]) + "\n" + "\r\n".join(lines[30:]) + "\n")
+    monkeypatch.setattr(formats, "BLOCK_BYTES", 300)  # a few lines a block
+    blocks = formats.read_history(path)
+    monkeypatch.setattr(formats, "_edn_shape", lambda block: None)
+    general = formats.read_history(path)
+    assert blocks == general and len(general.history) == 120
+    first = general.history[1]
+    assert (first.index, first.time, first.error) == (1, 4, ["mismatch", 0])
+    last = general.history[-1]
+    assert (last.index, last.time, last.value, last.node) == (119, -1, [2, 59], "n3")
+
+
+def test_history_txt_and_logs_in_blocks_read_as_the_general_reader(tmp_path, monkeypatch):
+    """Rows with keyed values, error columns (EDN or text), nemesis ops and, in a log, other
+    lines: read a block at a time as each line alone by the general row reader."""
+    rows = []
+    for i in range(40):
+        p, k = i % 4, i % 3  # (a process is not used again after an info: `100 + i`)
+        rows += [f"{100 + i}\t:invoke\t:cas\t[{k} [{i} {i + 1}]]",
+                 f"{100 + i}\t:fail\t:cas\t[{k} [{i} {i + 1}]]\t:mismatch" if i % 3 else
+                 f"{100 + i}\t:info\t:cas\t[{k} [{i} {i + 1}]]\tindeterminate: timed out",
+                 f"{p}\t:invoke\t:read\t[{k} nil]",
+                 f"{p}\t:ok\t:read\t[{k} \"v{i}\"]"]
+    rows.insert(9, ":nemesis\t:info\t:start\t{:n1 [:n2]}")
+    log = [line for row in rows for line in (f"INFO  jepsen.util - {row}", "INFO  jepsen.core - x")]
+    monkeypatch.setattr(formats, "BLOCK_BYTES", 256)
+    for name, lines in ("history.txt", rows), ("jepsen.log", log):
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n")
+        blocks = formats.read_history(path)
+        with monkeypatch.context() as general:
+            general.setattr(formats, "_SHAPES", {})
+            assert blocks == formats.read_history(path)
+        assert len(blocks.history) == 160
+        assert [op.error for op in blocks.history[1:6:4]] == [
+            "indeterminate: timed out", "mismatch"]
+
+
+def test_jepsen_edn_in_blocks_names_the_line_of_an_error(tmp_path):
+    lines = _jepsen_edn_lines()
+    n = next(i for i, line in enumerate(lines) if ":final?" in line)
+    path = tmp_path / "history.edn"
+    for more, key in (":final? false", ":final"), (":process 9", ":process"):
+        wrong = lines[n].replace(":final? true", ":final? true, " + more)
+        path.write_text("\n".join([*lines[:n], wrong, *lines[n + 1:]]) + "\n")
+        with pytest.raises(HistoryError, match=f"{path}:{n + 1}: EDN: duplicate key {key}"):
+            load_history(path)
+
+
+_EDN_ATOMS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                       st.sampled_from([edn.Keyword(k) for k in ("r", "append", "nil", "a/b")]),
+                       st.text("ab ,:[]", max_size=4))
+
+
+@given(st.recursive(_EDN_ATOMS, lambda inner: st.lists(inner, max_size=4), max_leaves=12))
+def test_vectors_read_quickly_are_the_vectors_the_general_reader_reads(value):
+    """Vectors are read as JSON where they can be (keywords made Keywords after): the value
+    and the kind of every element must be the general reader's."""
+    text = edn.dumps([value])
+    fast = edn.read_value(text)
+    assert fast == edn.loads(text) == [value] and edn.dumps(fast) == text
 
 
 def test_history_txt_rows_in_blocks_keep_the_rules(tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import os
 import re
 import time
@@ -34,16 +35,14 @@ DETECT_LINES = 2_000  # how far detection looks for the first Jepsen log line of
 # history.txt rows, and what follows "jepsen.util - " in a Jepsen log line.
 _ROW = re.compile(r"\s*(\S+)\s+(:\S+)\s+(:\S+)(?:\s+(.*?))?\s*\Z")
 _LOG_LINE = re.compile(r".*?\bjepsen\.util\b\s*(?:-|:)?\s+(\S+\s+:\S+\s+:\S+(?:\s.*)?)\Z")
-_BIG_INT = re.compile(r"\d{19}")
-# The common shapes of an op line, read without the general readers, one line or a whole
-# block of lines at a time (so separators stay within a line): (process, type, f, value).
-_SIMPLE = (r"(\d+)[ \t]+:(invoke|ok|fail|info)[ \t]+:([\w\-]+)[ \t]+"
-           r"(nil|-?\d+|\[-?\d+ -?\d+\]|:[\w\-]+)[ \t]*\r?$")
-_COMMON_ROW = re.compile(r"^" + _SIMPLE, re.M)
-_COMMON_LOG = re.compile(r"^INFO[ \t]+jepsen\.util[ \t]+-[ \t]+" + _SIMPLE, re.M)
+# The common shapes of an op line, read without the general readers: (process, type, f,
+# value), two empty groups where an EDN line has time and index, and the error column.
+_SIMPLE = (r"(\d+)[ \t]+:(invoke|ok|fail|info)[ \t]+:(" + edn.NAME_PATTERN + r")[ \t]+("
+           + edn.VALUE_PATTERN + r")()()(?:[ \t]+(" + edn.VALUE_PATTERN + r"))?")
+_COMMON_LOG = r"INFO[ \t]+jepsen\.util[ \t]+-[ \t]+" + _SIMPLE
 # Porcupine's kv log line, strings without escapes; the value group holds key and value.
-_COMMON_KV = re.compile(r'^\{:process (\d+), :type :(invoke|ok|fail|info), :f :(get|put|append), '
-                        r':key ("[^"\\\n]*", :value (?:nil|"[^"\\\n]*"))\}\r?$', re.M)
+_COMMON_KV = (r'\{:process (\d+), :type :(invoke|ok|fail|info), :f :(get|put|append), '
+              r':key ("[^"\\\n]*", :value (?:nil|"[^"\\\n]*"))\}()()()')
 _TAGGED_MAP = re.compile(r"\s*#[\w.\-]+(?=\s*\{)")
 
 
@@ -181,24 +180,21 @@ def _read_blocks(blocks: Iterator[tuple[int, str]], format: str, path: str | Non
         (_read_knossos if format == "knossos-edn" else _read_json)(text, 1, builder)
         return builder.finish(format)
     read_line = _LINE_READERS[format]
-    common, value_of = _COMMON_LINES.get(format, (None, None))
-    # A log's other lines are not ops: only files of op lines are tried a block at a time.
-    whole_blocks = common is not None and format != "jepsen-log"
     builder.carry_values = format == "etcd-log"
+    builder.deadline = deadline
+    shape = _SHAPES.get(format)
     for first, block in blocks:
-        if whole_blocks:  # while every line of a block is an op of the common shape
-            rows = common.findall(block)
-            if len(rows) == block.count("\n") + (not block.endswith("\n")):
-                builder.add_rows(rows, first, value_of)
-                continue
-            whole_blocks = False
+        if format == "jepsen-edn":  # keys in the order of the block's first line
+            shape = _edn_shape(block) or shape
+        if shape is not None:
+            rows = shape.pattern.findall(block)
+            builder.add_rows(rows if shape.order is None else map(shape.order, rows), first,
+                             shape, read_line)
+            continue
         for lineno, text in _numbered(first, block):
             if deadline is not None and not lineno & 4095 and time.monotonic() > deadline:
                 raise ReadTimeout(f"the time limit ran out reading line {lineno}")
-            m = common.match(text) if common else None
-            if m is not None:  # most lines of a row format, read here to save calls
-                builder.add_rows((m.groups(),), lineno, value_of)
-            elif text.strip() and not text.lstrip().startswith(";"):
+            if text.strip() and not text.lstrip().startswith(";"):
                 read_line(text, lineno, builder)
     return builder.finish(format)
 
@@ -252,6 +248,7 @@ class _Builder:
         self.skipped = 0
         self.lines: list[int] = []
         self.carry_values = False  # completions take their invoke's value (etcd logs)
+        self.deadline: float | None = None  # (time.monotonic) for lines read one by one
 
     def fail(self, problem: str, line: int):
         raise HistoryError(problem, path=self.path, line=line)
@@ -295,46 +292,57 @@ class _Builder:
         self.ops.append(op)
         self.lines.append(line)
 
-    def add_rows(self, rows: Iterable[tuple[str, ...]], first: int,
-                 value_of: Callable[[str], Any] | None = None) -> None:
-        """Ops of a common line shape, one per line from `first` on: (process, type, f,
-        value) text, the value as _SIMPLE matches it or read by `value_of`. The usual case
-        is handled here, for speed; any other (a lone completion, a process reused, an
-        error where the value goes) goes through `add`, which applies every rule."""
+    def add_rows(self, rows: Iterable[tuple[str, ...]], first: int, shape: _Shape,
+                 read_line: Callable) -> None:
+        """Ops from the rows of a block of lines read by a _Shape, one row per line from
+        `first` on. The usual case is handled here, for speed; any other (a lone completion,
+        a process reused, an error where the value goes) goes through `add`, which applies
+        every rule, and a line not of the shape through `read_line`."""
         ops, lines, open_, retired = self.ops, self.lines, self.open, self.retired
         carry, types, names, keyword, make = (self.carry_values, _TYPE_NAMES, _NAMES,
                                               edn.Keyword, tuple.__new__)
-        for line, (process, type, f, value) in enumerate(rows, first):
+        value_of, more_of = shape.value_of, shape.more_of
+        for line, (process, type, f, value, time_, index, more, other) in enumerate(rows, first):
+            if not type:
+                if other:
+                    self.add_line(other, line, read_line)
+                continue
             process, type = int(process), types[type]
             f = names.get(f) or names.setdefault(f, f)
-            if value_of is not None:
-                value = value_of(value)
-            elif value == "nil":
-                value = None
-            elif value[0] == "[":
-                value = [int(x) for x in value[1:-1].split()]
-            elif value[0] == ":":
-                value = edn._scalar(value)  # one Keyword object per name
-            else:
-                value = int(value)
+            value = value_of(value)
+            time_ = int(time_) if time_ else None
+            index = int(index) if index else line
+            node = error = None
+            if more:
+                node, error = more_of(more, line, self)
             if type == INVOKE:
                 if process in open_ or process in retired:
-                    self.add(type, process, f, value, line)
+                    self.add(type, process, f, value, line, time_, index, node, error)
                     continue
-                op = make(Op, (line, type, process, f, value, None, None, None))
+                op = make(Op, (index, type, process, f, value, time_, node, error))
                 open_[process] = (op, line)
             else:
                 invoke = open_.get(process)
                 if (invoke is None or type == INFO or invoke[0].f != f
                         or carry and value.__class__ is keyword):
-                    self.add(type, process, f, value, line)
+                    self.add(type, process, f, value, line, time_, index, node, error)
                     continue
                 del open_[process]
                 if carry and f != "read" or value == invoke[0].value:
                     value = invoke[0].value  # (equal values: one object for both ops)
-                op = make(Op, (line, type, process, f, value, None, None, None))
+                op = make(Op, (index, type, process, f, value, time_, node, error))
             ops.append(op)
             lines.append(line)
+
+    def add_line(self, text: str, line: int, read_line: Callable) -> None:
+        """A line no _Shape took, to its format's general reader (blank lines and
+        comments are skipped)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ReadTimeout(f"the time limit ran out reading line {line}")
+        if text.endswith("\r"):
+            text = text[:-1]
+        if text.strip() and not text.lstrip().startswith(";"):
+            read_line(text, line, self)
 
     def finish(self, format: str) -> LoadedHistory:
         warnings = []
@@ -408,7 +416,7 @@ def _read_kv_line(text: str, line: int, b: _Builder) -> None:
 
 def _read_row(text: str, line: int, b: _Builder, *, log: bool) -> None:
     """A history.txt row, or a Jepsen log line (`log`), holding one op in a shape the
-    common shapes (_COMMON_LINES) do not take."""
+    common shapes (_SHAPES) do not take."""
     if log:
         m = _LOG_LINE.match(text)
         if m is None:
@@ -475,10 +483,54 @@ def _read_jsonl(text: str, line: int, b: _Builder) -> None:
     _from_map(_json(text, b, line), line, b)
 
 
-# format -> (the common shape of its op lines, how that shape's value is read: None for
-# _SIMPLE's)
-_COMMON_LINES = {"history-txt": (_COMMON_ROW, None), "etcd-log": (_COMMON_LOG, None),
-                 "jepsen-log": (_COMMON_LOG, None), "kv-log": (_COMMON_KV, _kv_value)}
+def _edn_pairs(text: str, line: int, b: _Builder) -> tuple[Any, Any]:
+    """(node, error) from the text of an EDN op line's other keys."""
+    pairs = "{" + text + "}"
+    fields = edn.read_op_line(pairs) or edn.loads(pairs, path=b.path, line=line)
+    return fields.get("node"), fields.get("error")
+
+
+def _error_column(text: str, line: int, b: _Builder) -> tuple[Any, Any]:
+    return None, edn.read_value(text)
+
+
+class _Shape(NamedTuple):
+    """The common shape of a format's op lines, read a block at a time. `pattern` gives
+    each line of a block a row of eight groups, put by `order` (if any) as (process, type,
+    f, value, time, index, more, a line not of the shape, whole); `value_of` reads the
+    value group, `more_of` gives (node, error) from the `more` group."""
+
+    pattern: re.Pattern
+    order: Callable | None = None
+    value_of: Callable = edn.read_value
+    more_of: Callable = _error_column
+
+
+def _shape(line: str, order: tuple[int, ...] | None = None, value_of: Callable = edn.read_value,
+           more_of: Callable = _error_column) -> _Shape:
+    pattern = re.compile(r"^(?:" + line + r")[ \t]*\r?$|^(.*)$", re.M)
+    return _Shape(pattern, order and operator.itemgetter(*order), value_of, more_of)
+
+
+_SHAPES = {"history-txt": _shape(_SIMPLE), "etcd-log": _shape(_COMMON_LOG),
+           "jepsen-log": _shape(_COMMON_LOG), "kv-log": _shape(_COMMON_KV, None, _kv_value)}
+_EDN_SHAPES: dict[str, _Shape] = {}  # by pattern: one per order of keys seen
+
+
+def _edn_shape(block: str) -> _Shape | None:
+    """The shape of a Jepsen EDN block's op lines, from its first line (None if that line
+    is not of the common shape)."""
+    end = block.find("\n")
+    found = edn.op_lines_shape(block if end < 0 else block[:end])
+    if found is None:
+        return None
+    line, order = found
+    shape = _EDN_SHAPES.get(line)
+    if shape is None:
+        shape = _EDN_SHAPES[line] = _shape(line, order, more_of=_edn_pairs)
+    return shape
+
+
 _LINE_READERS = {
     "jepsen-edn": _read_jepsen_line,
     "kv-log": _read_kv_line,
@@ -531,7 +583,7 @@ def _json(text: str, b: _Builder, line: int):
     text with such long digit runs goes to the standard library's decoder, as does text
     orjson refuses but JSON allows (an escaped lone surrogate)."""
     try:
-        if not _BIG_INT.search(text):
+        if not edn.ORJSON_INEXACT.search(text):
             try:
                 return orjson.loads(text)
             except orjson.JSONDecodeError:
