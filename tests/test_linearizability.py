@@ -89,12 +89,23 @@ def test_all_keys_refutes_every_key_of_c50_bad():
 
 @needs_corpus
 def test_parallel_partitions_give_the_same_verdicts():
+    from faultlab.checkers import linearizability as lin
+
     history = load_history(CORPUS / "kv" / "c10-bad.txt")
     serial = check_linearizable(history, "kv", all_partitions=True, jobs=1)
     parallel = check_linearizable(history, "kv", all_partitions=True, jobs=2)
     assert parallel.valid is serial.valid is False
     assert parallel.anomalies["failing_partitions"] == serial.anomalies["failing_partitions"]
     assert parallel.witness == serial.witness
+    # The pool itself (the checks above decide every key in this process's first pass):
+    # its forked workers find the tasks they inherit by position.
+    model = lin.get_model("kv")
+    tasks = [(pos, key, part, model, None, 10**8, None) for pos, (key, part) in
+             enumerate(lin.partitions(lin.entries_from_history(history), model))]
+    pooled = sorted(lin._map(tasks, 2, True), key=lambda r: r.position)
+    assert [(r.valid, r.failure) for r in pooled] == [
+        (r.valid, r.failure) for r in lin._map(tasks, 1, True)]
+    assert lin._FORKED_TASKS == []  # not kept past the pool
     ok = check_linearizable(load_history(CORPUS / "kv" / "c10-ok.txt"), "kv", jobs=2)
     assert ok.valid is True
 

@@ -723,15 +723,33 @@ def _map(tasks: list, jobs: int, all_partitions: bool):
         return
     import multiprocessing
 
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    global _FORKED_TASKS
+    forked = os.name == "posix"
+    ctx = multiprocessing.get_context("fork" if forked else "spawn")
     # Largest partitions first keeps the processes evenly busy.
     tasks = sorted(tasks, key=lambda t: -len(t[2]))
-    with ctx.Pool(min(jobs, len(tasks))) as pool:
-        for res in pool.imap_unordered(_check_partition, tasks):
-            yield res
-            if res.valid is False and not all_partitions:
-                pool.terminate()  # the verdict is decided; do not wait for the rest
-                return
+    if forked:  # workers inherit the tasks: only their positions are sent
+        _FORKED_TASKS = tasks
+    try:
+        with ctx.Pool(min(jobs, len(tasks))) as pool:
+            work = (pool.imap_unordered(_check_forked, range(len(tasks))) if forked
+                    else pool.imap_unordered(_check_partition, tasks))
+            for res in work:
+                yield res
+                if res.valid is False and not all_partitions:
+                    pool.terminate()  # the verdict is decided; do not wait for the rest
+                    return
+    finally:
+        _FORKED_TASKS = []
+
+
+# The tasks of a pool of forked workers, which inherit them: pickling a million entries to
+# send them took longer than a time limit's margin.
+_FORKED_TASKS: list = []
+
+
+def _check_forked(position: int) -> PartitionResult:
+    return _check_partition(_FORKED_TASKS[position])
 
 
 def _key(k: Any) -> Any:
