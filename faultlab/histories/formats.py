@@ -37,8 +37,8 @@ _ROW = re.compile(r"\s*(\S+)\s+(:\S+)\s+(:\S+)(?:\s+(.*?))?\s*\Z")
 _LOG_LINE = re.compile(r".*?\bjepsen\.util\b\s*(?:-|:)?\s+(\S+\s+:\S+\s+:\S+(?:\s.*)?)\Z")
 # The common shapes of an op line, read without the general readers: (process, type, f,
 # value), two empty groups where an EDN line has time and index, and the error column.
-_SIMPLE = (r"(\d+)[ \t]+:(invoke|ok|fail|info)[ \t]+:(" + edn.NAME_PATTERN + r")[ \t]+("
-           + edn.VALUE_PATTERN + r")()()(?:[ \t]+(" + edn.VALUE_PATTERN + r"))?")
+_SIMPLE = (r"(\d++)[ \t]++:(invoke|ok|fail|info)[ \t]++:(" + edn.NAME_PATTERN + r")[ \t]++("
+           + edn.VALUE_PATTERN + r")()()(?:[ \t]++(" + edn.VALUE_PATTERN + r"))?")
 _COMMON_LOG = r"INFO[ \t]+jepsen\.util[ \t]+-[ \t]+" + _SIMPLE
 # Porcupine's kv log line, strings without escapes; the value group holds key and value.
 _COMMON_KV = (r'\{:process (\d+), :type :(invoke|ok|fail|info), :f :(get|put|append), '
@@ -508,7 +508,7 @@ class _Shape(NamedTuple):
 
 def _shape(line: str, order: tuple[int, ...] | None = None, value_of: Callable = edn.read_value,
            more_of: Callable = _error_column) -> _Shape:
-    pattern = re.compile(r"^(?:" + line + r")[ \t]*\r?$|^(.*)$", re.M)
+    pattern = re.compile(r"^(?:" + line + r")[ \t]*+\r?$|^(.*)$", re.M)
     return _Shape(pattern, order and operator.itemgetter(*order), value_of, more_of)
 
 
