@@ -43,6 +43,8 @@ SET_SLOT_BYTES = 40
 """What a set spends per entry beyond the key object: slots (hash, pointer) at its load."""
 LOOKAHEAD = 8
 """How many of the next completing ops the model's `reachable` filters are asked about."""
+BACKTRACKS_BEFORE_LOOKAHEAD = 100
+"""Configurations explored beyond the deepest point reached before LOOKAHEAD is used."""
 FIRST_PASS_CONFIGURATIONS = 20_000
 """Configurations each partition may explore before the others get their turn."""
 PARALLEL_MIN_OPS = 3000
@@ -222,11 +224,12 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
     info_end = [bisect.bisect_left(info_invokes, entries[i].complete) for i in ok_ids]
     twin = _earlier_twins(entries, info_ids)
     must_ok, must_info = _must_follow(orders, entries, info_ids, slot)
-    windows = _windows(entries, ok_ids, LOOKAHEAD)
+    windows: list = []  # (made when first needed: a search that never branches needs none)
     if deadline is not None and time.monotonic() > deadline:
         return _out_of_time(result, started)
     checks: list = [_UNSET] * n_ok
     steps = 0
+    looking_ahead = False
 
     def dead_end_checks(rank: int) -> list:
         """(rank, predicate) pairs for the next ok ops: the model's `reachable` filters.
@@ -235,6 +238,8 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         before the q-th completing op are the info ops and the ok ops of rank >= `rank`
         invoked before it completes.
         """
+        if not windows:
+            windows.extend(_windows(entries, ok_ids, LOOKAHEAD))
         found = []
         for q in range(rank, min(rank + LOOKAHEAD, n_ok)):
             target = ok_ids[q]
@@ -340,8 +345,10 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
                 break
             ok_from, info_from = max(ok_to, lo), info_to
         # Where the search branches, a dead end a few completions ahead cuts every branch at
-        # once; a single branch reaches it within LOOKAHEAD steps anyway.
-        if len(branches) > 1:
+        # once; a single branch reaches it within LOOKAHEAD steps anyway. Where it branches
+        # a little, asked only once the search has had to go back (one that goes straight
+        # down gains nothing from it).
+        if len(branches) >= LOOKAHEAD or len(branches) > 1 and looking_ahead:
             found = checks[r]
             if found is _UNSET:
                 found = dead_end_checks(r)
@@ -385,6 +392,8 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
             if alternatives:  # another branch could reach it again: remember it
                 cache.add(pre)
             nodes += 1
+            if nodes > best.depth + BACKTRACKS_BEFORE_LOOKAHEAD:
+                looking_ahead = True
             if not nodes & 1023:
                 # Account the entries added since the last sample at the size of this one:
                 # the key tuple, its ints, the state and the set slots.
