@@ -366,6 +366,25 @@ def test_a_long_partition_is_decided_before_orders_are_derived(monkeypatch):
     assert verdict.valid is False and derived and "cycle" in verdict.explanation
 
 
+def test_a_failure_too_long_for_orders_is_searched_once(monkeypatch):
+    """Past ORDERS_MAX_OPS a second search would be the first again: the short search's
+    failure stands, with the same report."""
+    from faultlab.checkers import linearizability
+
+    history = _overlapping_appends(400, True)
+    searches = []
+    real = linearizability.search
+    monkeypatch.setattr(linearizability, "search",
+                        lambda *a, **k: searches.append(k.get("derive", True)) or real(*a, **k))
+    assert check_linearizable(history, "kv").valid is False
+    assert searches == [False, True]  # (short enough for orders: searched again with them)
+    searches.clear()
+    monkeypatch.setattr(linearizability, "ORDERS_MAX_OPS", 100)
+    verdict = check_linearizable(history, "kv")
+    assert verdict.valid is False and searches == [False]
+    assert verdict.explanation.startswith("not linearizable: after")
+
+
 def test_a_partition_out_of_time_is_not_searched_again(monkeypatch):
     """Past the deadline the short search's unknown stands: deriving orders then would run
     past the time limit."""

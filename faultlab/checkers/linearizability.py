@@ -45,6 +45,8 @@ LOOKAHEAD = 8
 """How many of the next completing ops the model's `reachable` filters are asked about."""
 BACKTRACKS_BEFORE_LOOKAHEAD = 100
 """Configurations explored beyond the deepest point reached before LOOKAHEAD is used."""
+WIDE_BRANCHING = 8
+"""Branches from one configuration at which LOOKAHEAD is used at once."""
 FIRST_PASS_CONFIGURATIONS = 20_000
 """Configurations each partition may explore before the others get their turn."""
 PARALLEL_MIN_OPS = 3000
@@ -348,7 +350,7 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
         # once; a single branch reaches it within LOOKAHEAD steps anyway. Where it branches
         # a little, asked only once the search has had to go back (one that goes straight
         # down gains nothing from it).
-        if len(branches) >= LOOKAHEAD or len(branches) > 1 and looking_ahead:
+        if len(branches) >= WIDE_BRANCHING or len(branches) > 1 and looking_ahead:
             found = checks[r]
             if found is _UNSET:
                 found = dead_end_checks(r)
@@ -392,7 +394,7 @@ def search(entries: Sequence[Entry], model: Model, *, deadline: float | None = N
             if alternatives:  # another branch could reach it again: remember it
                 cache.add(pre)
             nodes += 1
-            if nodes > best.depth + BACKTRACKS_BEFORE_LOOKAHEAD:
+            if not looking_ahead and nodes > best.depth + BACKTRACKS_BEFORE_LOOKAHEAD:
                 looking_ahead = True
             if not nodes & 1023:
                 # Account the entries added since the last sample at the size of this one:
@@ -626,7 +628,11 @@ def _check_partition(args) -> PartitionResult:
                                           or max_configurations > quick):
         result = search(entries, model, deadline=deadline, cache_bytes=cache_bytes, key=key,
                         max_configurations=quick, derive=False)
-    if result is None or result.valid is False or result.exhausted == "configurations":
+    # Again, unbounded and with derived orders where they can be derived (a failure's cycle
+    # explains it better). A failure too long for orders would only be found again the same
+    # way: a million-op failing replay took twice as long.
+    if (result is None or result.exhausted == "configurations"
+            or result.valid is False and len(entries) <= ORDERS_MAX_OPS):
         result = search(entries, model, deadline=deadline, cache_bytes=cache_bytes, key=key,
                         max_configurations=max_configurations)
     result.position = position

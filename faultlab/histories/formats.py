@@ -192,10 +192,7 @@ def _read_blocks(blocks: Iterator[tuple[int, str]], format: str, path: str | Non
                              shape, read_line)
             continue
         for lineno, text in _numbered(first, block):
-            if deadline is not None and not lineno & 4095 and time.monotonic() > deadline:
-                raise ReadTimeout(f"the time limit ran out reading line {lineno}")
-            if text.strip() and not text.lstrip().startswith(";"):
-                read_line(text, lineno, builder)
+            builder.add_line(text, lineno, read_line)
     return builder.finish(format)
 
 
@@ -336,7 +333,7 @@ class _Builder:
 
     def add_line(self, text: str, line: int, read_line: Callable) -> None:
         """A line no _Shape took, to its format's general reader (blank lines and
-        comments are skipped)."""
+        comments are skipped), within the deadline."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise ReadTimeout(f"the time limit ran out reading line {line}")
         if text.endswith("\r"):
@@ -501,9 +498,9 @@ class _Shape(NamedTuple):
     value group, `more_of` gives (node, error) from the `more` group."""
 
     pattern: re.Pattern
-    order: Callable | None = None
-    value_of: Callable = edn.read_value
-    more_of: Callable = _error_column
+    order: Callable | None
+    value_of: Callable
+    more_of: Callable
 
 
 def _shape(line: str, order: tuple[int, ...] | None = None, value_of: Callable = edn.read_value,
