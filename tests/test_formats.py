@@ -31,6 +31,20 @@ def test_edn_reads_every_form_histories_use():
     assert isinstance(value["g"], edn.Symbol)
 
 
+def test_edn_reads_what_jepsen_prints_beyond_plain_data():
+    """The findings' refusals: a printed Java object (its identity hash is hex), ratios,
+    regular expressions, ##Inf and ##NaN, radix integers."""
+    obj = edn.loads('#object[java.lang.Object 0x6d06d69c "java.lang.Object@6d06d69c"]')
+    assert obj == ["java.lang.Object", 0x6d06d69c, "java.lang.Object@6d06d69c"]
+    value = edn.loads('[1/2 #"a.b" ##Inf 2r101 -0x10 36rZZ 7N]')
+    assert value[0] * 2 == 1 and value[1:3] == ["a.b", float("inf")]
+    assert value[3:] == [5, -16, 1295, 7]
+    assert edn.loads("{:a ##NaN, :b 2}")["b"] == 2  # ##NaN takes one form, not the next
+    for bad in ("2r102", "0r10", "37r1", "0xG"):
+        with pytest.raises(HistoryError, match="bad number"):
+            edn.loads(bad)
+
+
 @pytest.mark.parametrize("text,problem", [
     ("{:a 1", "missing closing '}'"),
     ('"abc', "unterminated string"),

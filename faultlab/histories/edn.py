@@ -36,6 +36,9 @@ _DELIMS = _WS + "()[]{}\";"
 _INT = re.compile(r"[+-]?\d+N?\Z")
 _FLOAT = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?\Z")
 _RATIO = re.compile(r"[+-]?\d+/\d+\Z")
+# Clojure's other integers: hex, as in the identity hash of a printed `#object[...]`, and
+# radix (`2r101`).
+_BASED_INT = re.compile(r"([+-]?)(?:0[xX]([0-9a-fA-F]+)|(\d\d?)[rR]([0-9a-zA-Z]+))N?\Z")
 _SPECIAL_FLOATS = {"Inf": float("inf"), "-Inf": float("-inf"), "NaN": float("nan")}
 _LITERALS = {"nil": None, "true": True, "false": False}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "b": "\b", "f": "\f"}
@@ -213,6 +216,17 @@ class _Reader:
             from fractions import Fraction  # rare in histories, and slow to import
 
             return Fraction(token)
+        based = _BASED_INT.match(token)
+        if based is not None:
+            sign, hex_digits, radix, digits = based.groups()
+            base = 16 if hex_digits else int(radix)
+            try:
+                if not 2 <= base <= 36:
+                    raise ValueError
+                n = int(hex_digits or digits, base)
+            except ValueError:  # a radix past 2..36, or a digit past the radix
+                self.fail(f"bad number {token!r}")
+            return -n if sign == "-" else n
         if token[0].isdigit() or (token[0] in "+-" and token[1:2].isdigit()):
             self.fail(f"bad number {token!r}")
         return Symbol(token)
